@@ -1,0 +1,169 @@
+"""Command line: ``newsbot run | preview | check-config | feeds | doctor``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.clock import SystemClock
+from bot.errors import ConfigError, NewsbotError, StorageError
+from bot.logs import setup_logging
+from bot.settings import Settings, load_settings, token_problem
+
+EXIT_USAGE = 2
+
+
+def _fail(message: str) -> int:
+    print(f"newsbot: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate the config and say so."""
+    settings = _settings(args)
+    print(f"{settings.config_path}: ok ({len(settings.feeds)} feeds, "
+          f"{len(settings.topics)} topics)")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the bot until SIGTERM/SIGINT."""
+    settings = _settings(args)
+    problem = token_problem(settings.token)
+    if problem:
+        return _fail(problem)
+    setup_logging(settings.log_level, settings.log_format)
+    from telegram.error import InvalidToken, NetworkError  # noqa: PLC0415 - slow import
+
+    from bot.app import NewsbotApp  # noqa: PLC0415 - slow import, only for run
+
+    try:
+        app = NewsbotApp(settings)
+    except StorageError as exc:
+        return _fail(str(exc))
+    try:
+        asyncio.run(app.run())
+    except InvalidToken:
+        return _fail("Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized); get a valid "
+                     "token from @BotFather")
+    except NetworkError as exc:
+        print(f"newsbot: can't reach the Bot API at {settings.api_url}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    """One ingest pass, printed; nothing stored unless --store."""
+    settings = _settings(args)
+    setup_logging("WARNING" if settings.log_level == "INFO" else settings.log_level,
+                  settings.log_format)
+    from bot.preview import run_preview  # noqa: PLC0415
+
+    if args.topic and args.topic not in {t.id for t in settings.topics}:
+        known = ", ".join(t.id for t in settings.topics) or "none"
+        return _fail(f"unknown topic {args.topic!r} (configured: {known})")
+    if args.limit is not None and args.limit < 0:
+        return _fail("--limit must be >= 0")
+    return asyncio.run(run_preview(settings, SystemClock(), topic=args.topic,
+                                   limit=args.limit, as_json=args.json, store=args.store))
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    """Import or export feeds as OPML."""
+    from bot.opml import export_opml, import_opml  # noqa: PLC0415
+
+    if args.feeds_command == "import":
+        settings = _settings(args)
+        opml = Path(args.file)
+        if not opml.is_file():
+            return _fail(f"{opml}: OPML file not found")
+        added, skipped = import_opml(settings.config_path, opml)
+        load_settings(settings.config_path)  # the result must still validate
+        print(f"{settings.config_path}: added {added} feeds, skipped {skipped} "
+              "(already present or not http(s))")
+        return 0
+    settings = _settings(args)
+    sys.stdout.write(export_opml(settings, SystemClock().now()))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check (and optionally repair) the data files."""
+    from bot.doctor import run_doctor  # noqa: PLC0415
+
+    settings = _settings(args)
+    report = run_doctor(settings.storage.dir, repair=args.repair)
+    for line in report.repaired:
+        print(f"repaired: {line}")
+    remaining = report.problems if not args.repair else [
+        p for p in report.problems if not any(p.split(":")[0] in r for r in report.repaired)]
+    for line in remaining:
+        print(f"problem: {line}", file=sys.stderr)
+    if remaining:
+        return EXIT_USAGE
+    print(f"{settings.storage.dir}: ok ({report.files} data files)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="newsbot", description="Telegram news briefings: topics, summaries, votes, digests.")
+    parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", metavar="PATH",
+                       help="config file (default: $NEWSBOT_CONFIG or config/newsbot.toml)")
+        return p
+
+    run = with_config(sub.add_parser("run", help="run the bot"))
+    run.set_defaults(func=cmd_run)
+    preview = with_config(sub.add_parser("preview", help="one ingest pass, printed"))
+    preview.add_argument("--topic", metavar="ID", help="only articles of this topic")
+    preview.add_argument("--limit", type=int, metavar="N", help="at most N articles")
+    preview.add_argument("--json", action="store_true", help="one JSON object per line")
+    preview.add_argument("--store", action="store_true", help="also store the articles")
+    preview.set_defaults(func=cmd_preview)
+    check = with_config(sub.add_parser("check-config", help="validate the config"))
+    check.set_defaults(func=cmd_check_config)
+    feeds = sub.add_parser("feeds", help="import or export feeds as OPML")
+    feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
+    imp = with_config(feeds_sub.add_parser("import", help="add the feeds of an OPML file"))
+    imp.add_argument("file", metavar="FILE.opml")
+    with_config(feeds_sub.add_parser("export", help="print the feeds as OPML 2.0"))
+    feeds.set_defaults(func=cmd_feeds)
+    doctor = with_config(sub.add_parser("doctor", help="check the data files"))
+    doctor.add_argument("--repair", action="store_true",
+                        help="restore broken files from the previous generation")
+    doctor.set_defaults(func=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``newsbot`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
+    except NewsbotError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

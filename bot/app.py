@@ -1,0 +1,222 @@
+"""Wiring: Settings, then repository, then services, then Application, handlers, jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import signal
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+
+import handlers
+from bot.chats import ChatService
+from bot.clock import Clock, SystemClock
+from bot.delivery.queue import DeliveryService
+from bot.delivery.sender import TelegramSender
+from bot.errors import NewsbotError
+from bot.feeds.fetch import Fetcher
+from bot.ingest import Ingestor
+from bot.services import SERVICES_KEY, Services
+from bot.settings import FeedConfig, Settings
+from bot.stats import StatsService
+from bot.storage.tinydb_store import TinyDBRepository
+from bot.votes import VoteService
+
+log = logging.getLogger("newsbot")
+TICK_SECONDS = 2.0
+CHECKPOINT_SECONDS = 60.0
+PRUNE_SECONDS = 3600.0
+FIRST_POLL_SPREAD = 2.0
+
+COMMANDS = [
+    ("help", "What newsbot does and how to use it"),
+    ("topics", "Topics with follow buttons"),
+    ("follow", "Follow a topic or \"keywords\""),
+    ("unsubscribe", "Stop following a topic, or all"),
+    ("list", "This chat's topics and settings"),
+    ("digest", "Briefing now, or /digest HH:MM or off"),
+    ("timezone", "Time zone, e.g. Europe/Vilnius"),
+    ("lang", "Article languages, e.g. en lt, or any"),
+    ("quiet", "Quiet hours, e.g. 22:00-07:00, or off"),
+    ("images", "Lead images: preview, photo or off"),
+    ("language", "Bot language: en ru be uk lt pl"),
+]
+
+
+class NewsbotApp:
+    """The running bot: one process with ingest, scheduling and delivery."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.repo = TinyDBRepository(settings.storage.dir, self.clock)
+        try:
+            chats = ChatService(self.repo, settings, self.clock)
+            self.delivery = DeliveryService(self.repo, settings, self.clock, chats)
+            self.services = Services(
+                settings=settings, clock=self.clock, repo=self.repo, chats=chats,
+                delivery=self.delivery, votes=VoteService(self.repo, self.clock),
+                stats=StatsService(self.repo, settings, self.clock))
+            self.fetcher = Fetcher(settings.ingest.timeout_seconds, settings.ingest.max_bytes)
+            self.ingestor = Ingestor(settings, self.fetcher, self.clock, self.repo)
+            self.application = self._build_application()
+        except BaseException:
+            self.repo.close()
+            raise
+        self._stop = asyncio.Event()
+
+    def _build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
+        assert self.settings.token is not None
+        api = self.settings.api_url
+        file_api = api[: -len("bot")] + "file/bot" if api.endswith("/bot") else api
+        application = (
+            ApplicationBuilder()
+            .token(self.settings.token.reveal())
+            .base_url(api)
+            .base_file_url(file_api)
+            .defaults(Defaults(tzinfo=None))
+            .concurrent_updates(True)
+            .connect_timeout(10).read_timeout(15).write_timeout(15).pool_timeout(10)
+            .connection_pool_size(64)
+            .get_updates_read_timeout(35)
+            .build()
+        )
+        application.bot_data[SERVICES_KEY] = self.services
+        handlers.register(application)
+        return application
+
+    # ------------------------------------------------------------------ jobs
+    def _schedule_jobs(self) -> None:
+        jq = self.application.job_queue
+        assert jq is not None
+        rng = random.Random()  # noqa: S311 - jitter only
+        for feed in self.settings.feeds:
+            state = self.repo.get_feed_state(feed.url)
+            delay = rng.uniform(0.2, FIRST_POLL_SPREAD)
+            if state and state.next_poll_at:
+                wait = (state.next_poll_at - self.clock.now()).total_seconds()
+                delay = max(delay, min(wait, float(feed.interval_seconds)))
+            jq.run_once(self._poll_job, when=delay, data=feed, name=f"poll:{feed.url}")
+        jq.run_repeating(self._tick_job, interval=TICK_SECONDS, first=1.0, name="tick")
+        jq.run_repeating(self._checkpoint_job, interval=CHECKPOINT_SECONDS,
+                         first=CHECKPOINT_SECONDS, name="checkpoint")
+        jq.run_repeating(self._prune_job, interval=PRUNE_SECONDS, first=30.0, name="prune")
+
+    async def _poll_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        feed = context.job.data if context.job else None
+        assert isinstance(feed, FeedConfig)
+        try:
+            result = await self.ingestor.poll(feed)
+            if result.articles:
+                added = self.delivery.fan_out(result.articles)
+                log.info("feed polled", extra={"feed": feed.name,
+                                               "new": len(result.articles), "queued": added})
+        except NewsbotError:
+            log.exception("poll failed", extra={"feed": feed.name})
+        finally:
+            if not self._stop.is_set() and context.job_queue is not None:
+                state = self.repo.get_feed_state(feed.url)
+                wait = float(feed.interval_seconds)
+                if state and state.next_poll_at:
+                    wait = max(0.5, (state.next_poll_at - self.clock.now()).total_seconds())
+                context.job_queue.run_once(self._poll_job, when=wait, data=feed,
+                                           name=f"poll:{feed.url}")
+
+    async def _tick_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.delivery.tick()
+
+    async def _checkpoint_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.repo.checkpoint()
+
+    async def _prune_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        cutoff = self.clock.now() - timedelta(days=self.settings.storage.retention_days)
+        dropped = self.repo.prune(cutoff)
+        if dropped:
+            log.info("pruned old articles", extra={"count": dropped})
+
+    # ------------------------------------------------------------------ life cycle
+    async def _set_commands(self) -> None:
+        bot = self.application.bot
+        commands = [BotCommand(n, d) for n, d in COMMANDS]
+        try:
+            await bot.set_my_commands(commands, scope=BotCommandScopeDefault())
+            admin_commands = [*commands, BotCommand("stats", "Subscribers, feeds, votes")]
+            for admin in self.settings.telegram.admins:
+                with contextlib.suppress(TelegramError):
+                    await bot.set_my_commands(admin_commands, scope=BotCommandScopeChat(admin))
+        except TelegramError as exc:
+            log.warning("could not register the command menu", extra={"error": str(exc)})
+
+    def request_stop(self) -> None:
+        """Ask the running bot to shut down gracefully."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Run until SIGTERM/SIGINT; then finish in-flight sends, flush storage, return."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.request_stop)
+        app = self.application
+        try:
+            await self._initialize()
+            self.delivery.sender = TelegramSender(app.bot)
+            await self._set_commands()
+            await app.start()
+            assert app.updater is not None
+            webhook = self.settings.telegram.webhook_url
+            if webhook:
+                host, _, port = self.settings.telegram.webhook_listen.rpartition(":")
+                path = urlsplit(webhook).path.strip("/") or secrets.token_urlsafe(16)
+                await app.updater.start_webhook(
+                    listen=host, port=int(port), url_path=path, webhook_url=webhook,
+                    secret_token=secrets.token_urlsafe(32), allowed_updates=Update.ALL_TYPES)
+                log.info("webhook mode", extra={"listen": self.settings.telegram.webhook_listen})
+            else:
+                await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=20,
+                                                poll_interval=0.0)
+                log.info("polling for updates")
+            self._schedule_jobs()
+            self.delivery.kick()
+            await self._stop.wait()
+            log.info("shutting down")
+        finally:
+            await self._shutdown()
+
+    async def _initialize(self) -> None:
+        for attempt in range(5):
+            try:
+                await self.application.initialize()
+                return
+            except InvalidToken:
+                raise
+            except NetworkError as exc:
+                if attempt == 4:
+                    raise
+                log.warning("Bot API not reachable, retrying", extra={"error": str(exc)})
+                await asyncio.sleep(2.0 * (attempt + 1))
+
+    async def _shutdown(self) -> None:
+        app = self.application
+        try:
+            await asyncio.wait_for(self.delivery.shutdown(grace=5.0), 6.0)
+        except TimeoutError:
+            log.warning("in-flight sends did not finish in time")
+        with contextlib.suppress(Exception):
+            if app.updater is not None and app.updater.running:
+                await asyncio.wait_for(app.updater.stop(), 2.0)
+        with contextlib.suppress(Exception):
+            if app.running:
+                await asyncio.wait_for(app.stop(), 2.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(app.shutdown(), 2.0)
+        await self.fetcher.close()
+        self.repo.close()

@@ -1,0 +1,64 @@
+"""Pacing below Telegram's limits: ~30 messages/s overall, 1/s per private chat, 20/min per
+group or channel. A 429 for one chat delays that chat only; a global flood pauses everyone.
+
+Why our own pacer and not PTB's ``AIORateLimiter``: that limiter has ``max_retries=0``, pauses
+*all* sending on any RetryAfter, and has no per-private-chat pacing. Broadcasts go through this
+pacer; interactive replies (command answers, vote toasts) bypass it so they are never stuck
+behind a long broadcast, and the global rate leaves them headroom.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+GLOBAL_RATE = 25.0          # messages/s for broadcasts; Telegram allows about 30
+PRIVATE_INTERVAL = 1.05     # seconds between messages to one private chat
+GROUP_INTERVAL = 3.05       # 20 messages/min per group or channel
+
+
+class Pacer:
+    """Reserves send slots: one global, evenly spaced schedule and one per chat."""
+
+    def __init__(self, global_rate: float = GLOBAL_RATE,
+                 private_interval: float = PRIVATE_INTERVAL,
+                 group_interval: float = GROUP_INTERVAL,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._spacing = 1.0 / global_rate if global_rate > 0 else 0.0
+        self._private = private_interval
+        self._group = group_interval
+        self._now = monotonic
+        self._next_global = 0.0
+        self._next_chat: dict[int, float] = {}
+        self._paused_until = 0.0
+
+    def reserve(self, chat_id: int, private: bool) -> float:
+        """Reserve the next slot for ``chat_id`` and return how long to wait for it."""
+        now = self._now()
+        chat_at = max(now, self._next_chat.get(chat_id, 0.0), self._paused_until)
+        self._next_chat[chat_id] = chat_at + (self._private if private else self._group)
+        slot = max(chat_at, self._next_global)
+        self._next_global = slot + self._spacing
+        if len(self._next_chat) > 50_000:
+            self._next_chat = {k: v for k, v in self._next_chat.items() if v > now}
+        return slot - now
+
+    async def wait(self, chat_id: int, private: bool) -> None:
+        """Sleep until this chat may be sent to."""
+        delay = self.reserve(chat_id, private)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        # A global pause may have started while this task slept.
+        remaining = self._paused_until - self._now()
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+
+    def delay_chat(self, chat_id: int, seconds: float) -> None:
+        """Honour a 429 ``retry_after`` for one chat."""
+        self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0),
+                                       self._now() + seconds)
+
+    def pause_all(self, seconds: float) -> None:
+        """Honour a global flood wait."""
+        self._paused_until = max(self._paused_until, self._now() + seconds)

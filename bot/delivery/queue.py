@@ -1,0 +1,416 @@
+"""Pending deliveries: matching articles to chats, sending them, exactly-once bookkeeping.
+
+* A pending ``Delivery`` is recorded durably for every (article, chat) match before anything
+  is sent.
+* One task per chat drains that chat's pending deliveries through the pacer; a delivery is
+  marked sent durably right after Telegram accepts it. The only window for a duplicate is a
+  crash between Telegram's acceptance and that write: at most one message per chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from bot.chats import ChatService
+from bot.clock import Clock
+from bot.delivery.pacing import Pacer
+from bot.delivery.sender import Outcome, SendResult, TelegramSender
+from bot.digest import Record, build_digest, records
+from bot.errors import StorageError
+from bot.models import (
+    Article,
+    Chat,
+    ChatKey,
+    ChatType,
+    Delivery,
+    DeliveryMode,
+    DeliveryStatus,
+    ImageMode,
+    VoteTotals,
+)
+from bot.render import MAX_CAPTION, Rendered, article_message, digest_messages
+from bot.schedule_math import in_quiet_hours, last_due
+from bot.settings import Settings
+from bot.storage.base import Repository
+from bot.texts import text
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+BACKFILL = 3
+
+
+class DeliveryService:
+    """Fans articles out to chats and sends them."""
+
+    def __init__(self, repo: Repository, settings: Settings, clock: Clock, chats: ChatService,
+                 pacer: Pacer | None = None) -> None:
+        self.repo = repo
+        self.settings = settings
+        self.clock = clock
+        self.chats = chats
+        self.pacer = pacer or Pacer()
+        self.sender: TelegramSender | None = None
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._closing = False
+        self._recent: dict[str, Article] = {}   # full-text articles of this process
+        self.sent_total = 0
+        self.failed_total = 0
+        self.retried_total = 0
+        self.throttled_total = 0
+        self._records_cache: tuple[datetime, tuple[dict[str, Record], dict[str, Record]]] | None = None
+        self._retry_tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ matching
+    def targets(self, article: Article) -> list[tuple[ChatKey, str]]:
+        """Return ``(chat, group name)`` for every active chat the article matches."""
+        own_hits: dict[ChatKey, str] = {}
+        if article.text or article.title:
+            for owner in self.chats.own_matcher().match(article.title, article.text):
+                key_text, _, topic_id = owner.partition("|")
+                own_hits.setdefault(ChatKey.decode(key_text), topic_id)
+        found: list[tuple[ChatKey, str]] = []
+        for chat in self.repo.chats():
+            if not chat.active:
+                continue
+            if chat.languages and article.language not in chat.languages:
+                continue
+            group = next((t for t in article.topics if t in chat.topics), None)
+            if group is not None:
+                found.append((chat.key, self._topic_name(group)))
+                continue
+            own_id = own_hits.get(chat.key)
+            if own_id is not None:
+                own = next((t for t in chat.own_topics if t.id == own_id), None)
+                found.append((chat.key, own.name if own else own_id))
+        return found
+
+    def _topic_name(self, topic_id: str) -> str:
+        topic = self.chats.topics.get(topic_id)
+        return topic.name if topic else topic_id
+
+    def _already_has_story(self, article: Article, chat: ChatKey) -> bool:
+        if not article.cluster_id:
+            return False
+        return self.repo.get_delivery(article.cluster_id, chat) is not None
+
+    def fan_out(self, articles: Iterable[Article]) -> int:
+        """Record pending deliveries for new articles (one durable commit) and wake senders."""
+        now = self.clock.now()
+        new: list[Delivery] = []
+        for article in articles:
+            self._remember(article)
+            for key, _group in self.targets(article):
+                if self._already_has_story(article, key):
+                    continue
+                new.append(Delivery(article.id, key, DeliveryStatus.PENDING, now))
+        added = self.repo.add_deliveries(new)
+        self.kick()
+        return added
+
+    def backfill(self, chat: Chat, topic_id: str) -> int:
+        """Queue the few most recent articles of a topic a chat has just followed."""
+        since = self.clock.now() - self.chats.recent_window()
+        recent = [a for a in self.repo.articles_since(since) if topic_id in a.topics
+                  and (not chat.languages or a.language in chat.languages)
+                  and self.repo.get_delivery(a.id, chat.key) is None]
+        picked = recent[-BACKFILL:]
+        now = self.clock.now()
+        added = self.repo.add_deliveries(
+            Delivery(a.id, chat.key, DeliveryStatus.PENDING, now) for a in picked)
+        self.kick()
+        return added
+
+    def _remember(self, article: Article) -> None:
+        self._recent[article.id] = article
+        if len(self._recent) > 2000:
+            for key in list(self._recent)[:1000]:
+                del self._recent[key]
+
+    # ------------------------------------------------------------------ scheduling
+    def instant_ready(self, chat: Chat, now: datetime) -> bool:
+        """Tell whether a chat's pending articles may go out as instant alerts now."""
+        return (chat.active and chat.mode is DeliveryMode.INSTANT
+                and not in_quiet_hours(now, chat.quiet, chat.timezone))
+
+    def digest_due(self, chat: Chat, now: datetime) -> bool:
+        """Tell whether a chat's daily digest is due (missed ones count once)."""
+        if not chat.active or chat.mode is not DeliveryMode.DIGEST:
+            return False
+        due = last_due(now, chat.digest_time, chat.timezone)
+        since = max(d for d in (chat.last_digest_at, chat.digest_since, chat.created_at,
+                                datetime.min.replace(tzinfo=due.tzinfo)) if d is not None)
+        return due > since
+
+    def kick(self) -> None:
+        """Start senders for chats whose pending articles can go now."""
+        if self._closing or self.sender is None:
+            return
+        now = self.clock.now()
+        for key in self.repo.pending_chats():
+            chat = self.repo.get_chat(key)
+            if chat is None or not chat.active:
+                self._drop_pending(key, "chat inactive")
+                continue
+            if self.instant_ready(chat, now):
+                self._start(key.chat_id)
+
+    async def tick(self) -> None:
+        """Periodic job: send due digests and alerts held by quiet hours or retries."""
+        if self._closing or self.sender is None:
+            return
+        now = self.clock.now()
+        for chat in self.repo.chats():
+            if self.digest_due(chat, now):
+                self._start(chat.key.chat_id)
+        self.kick()
+
+    def _start(self, chat_id: int) -> None:
+        task = self._workers.get(chat_id)
+        if task is not None and not task.done():
+            return
+        self._workers[chat_id] = asyncio.create_task(self._drain(chat_id),
+                                                     name=f"deliver-{chat_id}")
+
+    def _lock(self, chat_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(chat_id, asyncio.Lock())
+
+    # ------------------------------------------------------------------ sending
+    async def _drain(self, chat_id: int) -> None:
+        async with self._lock(chat_id):
+            try:
+                for chat in [c for c in self.repo.threads_of(chat_id)]:
+                    if self._closing:
+                        return
+                    now = self.clock.now()
+                    current = self.repo.get_chat(chat.key)
+                    if current is None or not current.active:
+                        continue
+                    if self.digest_due(current, now):
+                        await self._send_digest(current, scheduled=True)
+                    elif self.instant_ready(current, now):
+                        await self._send_instant(current)
+            except StorageError:
+                log.exception("storage failed while delivering", extra={"chat": chat_id})
+            finally:
+                self._workers.pop(chat_id, None)
+
+    async def _send_instant(self, chat: Chat) -> None:
+        for delivery in self.repo.pending(chat.key):
+            if self._closing:
+                return
+            current = self.repo.get_delivery(delivery.article_id, chat.key)
+            if current is None or current.status is not DeliveryStatus.PENDING:
+                continue
+            article = self._article(delivery.article_id)
+            if article is None:
+                self.repo.put_delivery(replace(current, status=DeliveryStatus.DROPPED,
+                                               error="article pruned"))
+                continue
+            totals = self.repo.totals(article.id)
+            lang = chat.ui_language
+            message = article_message(article, totals, source_label=text("source", lang),
+                                      also_label=text("also_in", lang))
+            caption = None
+            if chat.images is ImageMode.PHOTO and article.image_url:
+                small = article_message(article, totals, limit=MAX_CAPTION,
+                                        source_label=text("source", lang),
+                                        also_label=text("also_in", lang))
+                caption = small if small.visible <= MAX_CAPTION else None
+            result = await self._send(chat, message, image_url=article.image_url,
+                                      caption=caption, link_url=article.url)
+            if not await self._settle(chat, [current], result):
+                return
+
+    async def _send(self, chat: Chat, message: Rendered, *, image_url: str | None = None,
+                    caption: Rendered | None = None, link_url: str | None = None,
+                    digest: bool = False) -> SendResult:
+        assert self.sender is not None
+        await self.pacer.wait(chat.key.chat_id, chat.type is ChatType.PRIVATE)
+        mode = ImageMode.OFF if digest else chat.images
+        return await self.sender.send(chat.key, message, image_url=image_url, image_mode=mode,
+                                      caption=caption, link_url=link_url)
+
+    async def _settle(self, chat: Chat, deliveries: list[Delivery], result: SendResult) -> bool:
+        """Record a send's outcome. Returns False when the chat can't take more now."""
+        now = self.clock.now()
+        if result.outcome is Outcome.SENT:
+            with self.repo.batch():
+                for d in deliveries:
+                    self.repo.put_delivery(replace(d, status=DeliveryStatus.SENT, sent_at=now,
+                                                   message_id=result.message_id,
+                                                   attempts=d.attempts + 1))
+            self.sent_total += 1
+            return True
+        if result.outcome is Outcome.RETRY_AFTER:
+            self.throttled_total += 1
+            wait = max(result.retry_after, 1.0)
+            self.pacer.delay_chat(chat.key.chat_id, wait)
+            log.warning("429 from Telegram", extra={"chat": chat.key.chat_id,
+                                                    "retry_after": wait})
+            await asyncio.sleep(0)
+            self._retry_later(chat.key.chat_id, wait)
+            return False
+        if result.outcome is Outcome.MIGRATED and result.new_chat_id is not None:
+            log.info("group migrated", extra={"old": chat.key.chat_id,
+                                              "new": result.new_chat_id})
+            self.repo.move_chat(chat.key.chat_id, result.new_chat_id)
+            self.chats.invalidate()
+            self._start(result.new_chat_id)
+            return False
+        if result.outcome in (Outcome.FORBIDDEN, Outcome.CHAT_GONE):
+            log.info("chat unreachable, marked inactive",
+                     extra={"chat": chat.key.chat_id, "error": result.error})
+            for thread in self.repo.threads_of(chat.key.chat_id):
+                self.chats.deactivate(thread.key)
+                self._drop_pending(thread.key, result.error)
+            return False
+        if result.outcome is Outcome.THREAD_GONE:
+            log.info("forum thread gone, subscription ended", extra={"chat": chat.key.encode()})
+            self.chats.deactivate(chat.key)
+            self._drop_pending(chat.key, result.error)
+            return False
+        if result.outcome is Outcome.REJECTED:
+            self.failed_total += 1
+            log.error("Telegram rejected a message; dropped",
+                      extra={"chat": chat.key.chat_id, "error": result.error})
+            with self.repo.batch():
+                for d in deliveries:
+                    self.repo.put_delivery(replace(d, status=DeliveryStatus.DROPPED,
+                                                   error=result.error[:200]))
+            return True
+        # transient: network error or 5xx
+        self.retried_total += 1
+        attempts = max(d.attempts for d in deliveries) + 1
+        if attempts >= MAX_ATTEMPTS:
+            self.failed_total += 1
+            log.error("delivery failed after retries; dropped",
+                      extra={"chat": chat.key.chat_id, "attempts": attempts,
+                             "error": result.error})
+            status = DeliveryStatus.DROPPED
+        else:
+            status = DeliveryStatus.PENDING
+        with self.repo.batch():
+            for d in deliveries:
+                self.repo.put_delivery(replace(d, status=status, attempts=attempts,
+                                               error=result.error[:200]))
+        if status is DeliveryStatus.PENDING:
+            self._retry_later(chat.key.chat_id, min(2.0 ** attempts, 60.0))
+        return False
+
+    def _retry_later(self, chat_id: int, seconds: float) -> None:
+        if self._closing:
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(seconds)
+            self._start(chat_id)
+
+        task = asyncio.create_task(later(), name=f"retry-{chat_id}")
+        self._retry_tasks.add(task)
+        task.add_done_callback(self._retry_tasks.discard)
+
+    def _drop_pending(self, key: ChatKey, reason: str) -> None:
+        pending = self.repo.pending(key)
+        if not pending:
+            return
+        with self.repo.batch():
+            for d in pending:
+                self.repo.put_delivery(replace(d, status=DeliveryStatus.DROPPED,
+                                               error=reason[:200]))
+
+    def _article(self, article_id: str) -> Article | None:
+        return self.repo.get_article(article_id)
+
+    # ------------------------------------------------------------------ digests
+    def _digest_entries(self, chat: Chat) -> list[tuple[Article, VoteTotals, str, Delivery]]:
+        entries = []
+        for d in self.repo.pending(chat.key):
+            article = self._article(d.article_id)
+            if article is None:
+                continue
+            group = next((self._topic_name(t) for t in article.topics if t in chat.topics),
+                         None)
+            if group is None:
+                group = chat.own_topics[0].name if chat.own_topics else text("keyword_topic")
+                recent = self._recent.get(article.id)
+                if recent is not None:
+                    hits = self.chats.own_matcher().match(recent.title, recent.text)
+                    for owner in hits:
+                        key_text, _, tid = owner.partition("|")
+                        if key_text == chat.key.encode():
+                            own = next((t for t in chat.own_topics if t.id == tid), None)
+                            group = own.name if own else group
+                            break
+            entries.append((article, self.repo.totals(article.id), group, d))
+        return entries
+
+    def _vote_records(self) -> tuple[dict[str, Record], dict[str, Record]]:
+        now = self.clock.now()
+        if self._records_cache and now - self._records_cache[0] < timedelta(minutes=10):
+            return self._records_cache[1]
+        since = now - timedelta(days=self.settings.storage.retention_days)
+        pairs = [(a, self.repo.totals(a.id)) for a in self.repo.articles_since(since)]
+        result = records(pairs)
+        self._records_cache = (now, result)
+        return result
+
+    async def send_digest_now(self, key: ChatKey) -> int:
+        """Send the chat's briefing now (bare /digest). Returns the number of articles."""
+        chat = self.repo.get_chat(key)
+        if chat is None:
+            return 0
+        async with self._lock(key.chat_id):
+            return await self._send_digest(chat, scheduled=False)
+
+    async def _send_digest(self, chat: Chat, *, scheduled: bool) -> int:
+        entries = self._digest_entries(chat)
+        if scheduled:
+            self.repo.put_chat(replace(chat, last_digest_at=self.clock.now()))
+        if not entries:
+            return 0
+        sources, topics = self._vote_records()
+        grouped = build_digest([(a, t, g) for a, t, g, _ in entries],
+                               sources, topics)
+        lang = chat.ui_language
+        messages = digest_messages(grouped, text("digest_header", lang, count=len(entries)),
+                                   topic_label=text("topic_label", lang),
+                                   source_label=text("source", lang))
+        by_id = {a.id: d for a, _, _, d in entries}
+        sent = 0
+        for message in messages:
+            ids = [data.split("|")[1] for row in message.buttons for _, data in row[:1]]
+            deliveries = [by_id[i] for i in ids if i in by_id]
+            while True:
+                if self._closing:
+                    return sent
+                result = await self._send(chat, message, digest=True)
+                if result.outcome is Outcome.RETRY_AFTER:
+                    self.throttled_total += 1
+                    self.pacer.delay_chat(chat.key.chat_id, max(result.retry_after, 1.0))
+                    continue
+                break
+            if not await self._settle(chat, deliveries, result):
+                return sent
+            sent += len(deliveries)
+        return sent
+
+    # ------------------------------------------------------------------ shutdown
+    async def shutdown(self, grace: float = 6.0) -> None:
+        """Stop taking work; let in-flight sends finish (up to ``grace`` seconds)."""
+        self._closing = True
+        for task in list(self._retry_tasks):
+            task.cancel()
+        tasks = [t for t in self._workers.values() if not t.done()]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

@@ -1,0 +1,215 @@
+"""One ingest pass: fetch, parse, extract, detect, match, summarize, store.
+
+Every feed is handled on its own: one bad feed yields a failed ``FeedResult`` and never stops
+the others. Only this module and ``feeds/fetch.py`` do I/O in the news pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
+
+from bot.article.canonical import article_id, canonical_url, content_hash
+from bot.article.cluster import ClusterIndex, simhash
+from bot.article.extract import extract_page, html_to_text, is_teaser
+from bot.clock import Clock
+from bot.errors import FeedError
+from bot.feeds.fetch import Fetcher
+from bot.feeds.parse import parse_feed
+from bot.feeds.schedule import next_poll
+from bot.language import detect_language
+from bot.models import Article, FeedItem, FeedState
+from bot.settings import FeedConfig, Settings
+from bot.storage.base import Repository
+from bot.summarize import summarize
+from bot.topics import TopicMatcher
+
+log = logging.getLogger(__name__)
+MAX_NEW_PER_POLL = 100
+PAGE_FETCH_CONCURRENCY = 8
+
+
+@dataclass(slots=True)
+class FeedResult:
+    """The outcome of polling one feed."""
+
+    feed: FeedConfig
+    ok: bool
+    error: str = ""
+    not_modified: bool = False
+    articles: list[Article] = field(default_factory=list)
+    skipped: int = 0
+    stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+
+class Ingestor:
+    """Turns configured feeds into stored articles."""
+
+    def __init__(self, settings: Settings, fetcher: Fetcher, clock: Clock,
+                 repo: Repository | None = None) -> None:
+        self.settings = settings
+        self.fetcher = fetcher
+        self.clock = clock
+        self.repo = repo
+        self.matcher = TopicMatcher(settings.topics)
+        self.clusters = ClusterIndex()
+        self._seen_keys: dict[str, str] = {}  # keys of this process (preview stores nothing)
+        self._pages = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
+
+    def _known(self, key: str) -> bool:
+        if key in self._seen_keys:
+            return True
+        return self.repo is not None and self.repo.article_for_key(key) is not None
+
+    async def run_once(self, feeds: tuple[FeedConfig, ...] | None = None,
+                       concurrency: int = 8) -> list[FeedResult]:
+        """Poll every feed once, concurrently, and return a result per feed."""
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one(feed: FeedConfig) -> FeedResult:
+            async with limit:
+                return await self.poll(feed)
+
+        return list(await asyncio.gather(*(one(f) for f in feeds or self.settings.feeds)))
+
+    async def poll(self, feed: FeedConfig) -> FeedResult:
+        """Poll one feed; never raises for a feed's own faults."""
+        result = FeedResult(feed, ok=True)
+        now = self.clock.now()
+        state = (self.repo.get_feed_state(feed.url) if self.repo else None) or FeedState(feed.url)
+        started = time.perf_counter()
+        try:
+            resp = await self.fetcher.get(
+                feed.url, etag=state.etag, last_modified=state.last_modified,
+                accept="application/rss+xml, application/atom+xml, application/feed+json, "
+                       "application/xml;q=0.9, */*;q=0.8")
+            result.stage_seconds["fetch"] += time.perf_counter() - started
+            if resp.not_modified:
+                result.not_modified = True
+                self._save_state(replace(
+                    state, last_success=now, failures=0,
+                    next_poll_at=next_poll(now, feed.interval_seconds, max_age=resp.max_age())))
+                return result
+            if resp.status >= 400:
+                raise FeedError(f"HTTP {resp.status}")
+            if resp.truncated:
+                raise FeedError(f"response larger than {self.settings.ingest.max_bytes} bytes "
+                                "(cut off; raise [ingest] max_bytes if this feed is genuine)")
+            t0 = time.perf_counter()
+            parsed = await asyncio.to_thread(
+                parse_feed, resp.body, resp.url, resp.headers.get("content-type", ""))
+            result.stage_seconds["parse"] += time.perf_counter() - t0
+            new_items = [item for item in parsed.items if not self._item_known(feed, item)]
+            new_items = new_items[:MAX_NEW_PER_POLL]
+            for item in reversed(new_items):  # oldest first, so messages arrive in order
+                article = await self._article(feed, item, result, parsed.language)
+                if article is not None:
+                    result.articles.append(article)
+            self._save_state(replace(
+                state, etag=resp.headers.get("etag"),
+                last_modified=resp.headers.get("last-modified"), last_success=now,
+                failures=0, articles_total=state.articles_total + len(result.articles),
+                next_poll_at=next_poll(now, feed.interval_seconds, max_age=resp.max_age(),
+                                       retry_after=resp.retry_after())))
+        except FeedError as exc:
+            result.ok = False
+            result.error = str(exc)
+            failures = state.failures + 1
+            log.warning("feed failed", extra={"feed": feed.url, "error": result.error,
+                                              "failures": failures})
+            self._save_state(replace(
+                state, last_error=result.error[:300], last_error_at=now, failures=failures,
+                next_poll_at=next_poll(now, feed.interval_seconds, failures=failures)))
+        return result
+
+    def _save_state(self, state: FeedState) -> None:
+        if self.repo is not None:
+            self.repo.put_feed_state(state)
+
+    def _item_keys(self, feed: FeedConfig, item: FeedItem) -> list[str]:
+        keys = [f"u:{canonical_url(item.url)}"]
+        if item.guid:
+            keys.insert(0, f"g:{feed.url}|{item.guid}")
+        return keys
+
+    def _item_known(self, feed: FeedConfig, item: FeedItem) -> bool:
+        return any(self._known(k) for k in self._item_keys(feed, item))
+
+    async def _body(self, feed: FeedConfig, item: FeedItem,
+                    result: FeedResult) -> tuple[str, str | None]:
+        text = html_to_text(item.content_html) or html_to_text(item.summary_html)
+        image = item.image_url
+        if not (self.settings.ingest.fetch_full_text and is_teaser(text)):
+            return text, image
+        t0 = time.perf_counter()
+        try:
+            async with self._pages:
+                page = await self.fetcher.get(item.url, trusted_host=urlsplit(feed.url).hostname,
+                                              accept="text/html,application/xhtml+xml")
+        except FeedError as exc:
+            log.info("article page not fetched", extra={"url": item.url, "error": str(exc)})
+            return text, image
+        finally:
+            result.stage_seconds["fetch"] += time.perf_counter() - t0
+        if page.status >= 400 or not page.body:
+            return text, image
+        t0 = time.perf_counter()
+        extracted = await asyncio.to_thread(extract_page, page.body, page.url)
+        result.stage_seconds["extract"] += time.perf_counter() - t0
+        if len(extracted.text) > len(text):
+            text = extracted.text
+        return text, image or extracted.image_url
+
+    async def _article(self, feed: FeedConfig, item: FeedItem, result: FeedResult,
+                       feed_language: str | None) -> Article | None:
+        now = self.clock.now()
+        keys = self._item_keys(feed, item)
+        text, image = await self._body(feed, item, result)
+        title = item.title or (text[:80].rsplit(" ", 1)[0] + "…" if text else item.url)
+        hash_key = f"h:{content_hash(title, text)}"
+        if self._known(hash_key):
+            result.skipped += 1
+            for key in keys:
+                self._seen_keys[key] = hash_key
+            return None
+        keys.append(hash_key)
+        t0 = time.perf_counter()
+        hint = feed.language or (feed_language or "").split("-")[0].lower() or None
+        language = detect_language(f"{title}\n{text}", hint)
+        result.stage_seconds["detect"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        topics = self.matcher.match(title, text)
+        result.stage_seconds["match"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        summary = await asyncio.to_thread(
+            summarize, text, title, language or "en", self.settings.summary.algorithm,
+            self.settings.summary.sentences)
+        result.stage_seconds["summarize"] += time.perf_counter() - t0
+        aid = article_id(keys[0])
+        fingerprint = simhash(title, text)
+        cluster_of = self.clusters.find(fingerprint, feed.url)
+        published = item.published_at if item.published_at and item.published_at <= now else now
+        article = Article(
+            id=aid, url=item.url, title=title, source=feed.name, feed_url=feed.url,
+            language=language, summary=summary, topics=tuple(topics),
+            published_at=published, ingested_at=now, keys=tuple(keys), image_url=image,
+            cluster_id=cluster_of, text=text,
+        )
+        self.clusters.add(fingerprint, aid, feed.url)
+        for key in keys:
+            self._seen_keys[key] = aid
+        if self.repo is not None:
+            self.repo.add_article(article)
+            if cluster_of:
+                self._name_other_source(cluster_of, feed.name)
+        return article
+
+    def _name_other_source(self, primary_id: str, source: str) -> None:
+        assert self.repo is not None
+        primary = self.repo.get_article(primary_id)
+        if primary and source != primary.source and source not in primary.also_sources:
+            self.repo.add_article(replace(primary, also_sources=(*primary.also_sources, source)))

@@ -1,0 +1,65 @@
+"""Logging: one event per line, text for terminals or JSON, never the token."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message",
+                                                                            "asctime"}
+_TOKEN_RE = re.compile(r"\d{5,20}:[A-Za-z0-9_-]{30,}")
+
+
+def _redact(text: str) -> str:
+    return _TOKEN_RE.sub("<token>", text)
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+
+
+class TextFormatter(logging.Formatter):
+    """``time level logger: message key=value ...``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format one record."""
+        when = datetime.fromtimestamp(record.created, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+        extras = " ".join(f"{k}={v!r}" for k, v in _extras(record).items())
+        line = f"{when} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        if extras:
+            line += f" {extras}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return _redact(line)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format one record."""
+        data: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
+            "level": record.levelname, "logger": record.name, "event": record.getMessage(),
+        }
+        for key, value in _extras(record).items():
+            data[key] = value if isinstance(value, (int, float, bool, type(None))) else str(value)
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return _redact(json.dumps(data, ensure_ascii=False))
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """Configure the root logger for the whole process."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+    for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.Application"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -1,0 +1,189 @@
+"""Typed records shared by the core, storage and delivery. All datetimes are aware UTC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class ChatType(StrEnum):
+    """Telegram chat types newsbot serves."""
+
+    PRIVATE = "private"
+    GROUP = "group"
+    SUPERGROUP = "supergroup"
+    CHANNEL = "channel"
+
+
+class DeliveryMode(StrEnum):
+    """How a chat receives articles."""
+
+    INSTANT = "instant"
+    DIGEST = "digest"
+
+
+class ImageMode(StrEnum):
+    """How article messages show the lead image."""
+
+    PREVIEW = "preview"
+    PHOTO = "photo"
+    OFF = "off"
+
+
+class DeliveryStatus(StrEnum):
+    """Life cycle of one article for one chat."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    DROPPED = "dropped"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatKey:
+    """A chat, or one thread of a forum supergroup."""
+
+    chat_id: int
+    thread_id: int = 0
+
+    def encode(self) -> str:
+        """Return a stable string form used as a storage key."""
+        return f"{self.chat_id}:{self.thread_id}"
+
+    @classmethod
+    def decode(cls, text: str) -> ChatKey:
+        """Parse the form written by ``encode``."""
+        chat, _, thread = text.partition(":")
+        return cls(int(chat), int(thread or 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A topic that chats can follow."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class QuietHours:
+    """A daily local-time window ``start``-``end`` (``HH:MM``; may wrap past midnight)."""
+
+    start: str
+    end: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A chat (or forum thread) and its settings."""
+
+    key: ChatKey
+    type: ChatType
+    title: str = ""
+    active: bool = True
+    mode: DeliveryMode = DeliveryMode.INSTANT
+    digest_time: str = "08:00"
+    timezone: str = "UTC"
+    languages: tuple[str, ...] = ()
+    quiet: QuietHours | None = None
+    ui_language: str | None = None
+    images: ImageMode = ImageMode.PREVIEW
+    topics: frozenset[str] = frozenset()
+    own_topics: tuple[Topic, ...] = ()
+    created_at: datetime | None = None
+    digest_since: datetime | None = None
+    last_digest_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """An ingested, summarized article."""
+
+    id: str
+    url: str
+    title: str
+    source: str
+    feed_url: str
+    language: str
+    summary: tuple[str, ...]
+    topics: tuple[str, ...]
+    published_at: datetime
+    ingested_at: datetime
+    keys: tuple[str, ...] = ()
+    image_url: str | None = None
+    cluster_id: str | None = None
+    also_sources: tuple[str, ...] = ()
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One article for one chat."""
+
+    article_id: str
+    chat: ChatKey
+    status: DeliveryStatus
+    created_at: datetime
+    sent_at: datetime | None = None
+    message_id: int | None = None
+    attempts: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """One user's vote on one article: ``value`` is +1 (Yes) or -1 (No)."""
+
+    article_id: str
+    user_id: int
+    value: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VoteTotals:
+    """Yes/No counts of an article."""
+
+    yes: int = 0
+    no: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What newsbot remembers about polling one feed."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_success: datetime | None = None
+    last_error: str = ""
+    last_error_at: datetime | None = None
+    failures: int = 0
+    next_poll_at: datetime | None = None
+    articles_total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One entry of a parsed feed, before extraction."""
+
+    guid: str | None
+    url: str
+    title: str
+    summary_html: str
+    content_html: str
+    published_at: datetime | None
+    image_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed document."""
+
+    title: str
+    items: tuple[FeedItem, ...]
+    bozo: str = ""
+    language: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)

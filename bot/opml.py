@@ -1,0 +1,87 @@
+"""OPML import into the TOML config (keeping its comments and order) and OPML 2.0 export."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET  # noqa: S405 - only our own output is built with it
+from collections.abc import Iterator
+from datetime import datetime
+from email.utils import format_datetime
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+import tomlkit
+from defusedxml import ElementTree as SafeET
+from tomlkit.items import AoT
+
+from bot.errors import ConfigError
+from bot.settings import Settings
+
+
+def read_opml(path: Path) -> list[tuple[str, str]]:
+    """Return ``(xmlUrl, title)`` of every feed outline, nested ones included, in order."""
+    try:
+        root = SafeET.parse(path).getroot()
+    except (OSError, SafeET.ParseError) as exc:
+        raise ConfigError([f"{path}: not a readable OPML file: {exc}"]) from None
+    except Exception as exc:  # defusedxml's refusals (entities, DTDs)
+        raise ConfigError([f"{path}: refused: {exc}"]) from None
+
+    def walk(node: ET.Element) -> Iterator[tuple[str, str]]:
+        for outline in node.findall("outline"):
+            url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
+            if url:
+                title = outline.get("title") or outline.get("text") or url
+                yield url, title.strip()
+            yield from walk(outline)
+
+    body = root.find("body")
+    if root.tag != "opml" or body is None:
+        raise ConfigError([f"{path}: not an OPML document (no <opml><body>)"])
+    return list(walk(body))
+
+
+def import_opml(config_path: Path, opml_path: Path) -> tuple[int, int]:
+    """Append the OPML's feeds to the config file. Returns (added, already present)."""
+    feeds = read_opml(opml_path)
+    doc = tomlkit.parse(config_path.read_text(encoding="utf-8"))
+    existing = doc.get("feeds")
+    if existing is None:
+        existing = tomlkit.aot()
+        doc.append("feeds", existing)
+    assert isinstance(existing, AoT)
+    known = {str(f.get("url", "")).rstrip("/").lower() for f in existing}
+    added = skipped = 0
+    for url, title in feeds:
+        if not url.startswith(("http://", "https://")):
+            skipped += 1
+            continue
+        norm = url.rstrip("/").lower()
+        if norm in known:
+            skipped += 1
+            continue
+        table = tomlkit.table()
+        table.add("url", url)
+        table.add("name", title[:100])
+        existing.append(table)
+        known.add(norm)
+        added += 1
+    tmp = config_path.with_name(config_path.name + ".tmp")
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    tmp.replace(config_path)
+    return added, skipped
+
+
+def export_opml(settings: Settings, now: datetime) -> str:
+    """Return the configured feeds as an OPML 2.0 document."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<opml version="2.0">', "  <head>",
+             "    <title>newsbot feeds</title>",
+             f"    <dateCreated>{escape(format_datetime(now))}</dateCreated>", "  </head>",
+             "  <body>"]
+    for feed in settings.feeds:
+        attrs = (f"type=\"rss\" text={quoteattr(feed.name)} title={quoteattr(feed.name)} "
+                 f"xmlUrl={quoteattr(feed.url)}")
+        if feed.language:
+            attrs += f" language={quoteattr(feed.language)}"
+        lines.append(f"    <outline {attrs}/>")
+    lines += ["  </body>", "</opml>"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,67 @@
+"""``newsbot preview``: one ingest pass without Telegram, printed as text or JSON lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from bot.clock import Clock
+from bot.feeds.fetch import Fetcher
+from bot.ingest import Ingestor
+from bot.models import Article
+from bot.settings import Settings
+from bot.storage.tinydb_store import TinyDBRepository
+
+
+def _as_json(article: Article) -> str:
+    return json.dumps({
+        "url": article.url, "title": article.title, "source": article.source,
+        "language": article.language, "topics": list(article.topics),
+        "summary": " ".join(article.summary),
+    }, ensure_ascii=False)
+
+
+def _as_text(article: Article) -> str:
+    topics = ", ".join(article.topics) or "-"
+    lines = [article.title, f"  source: {article.source} | language: {article.language or '?'}"
+             f" | topics: {topics}", f"  {article.url}"]
+    lines += [f"  {s}" for s in article.summary]
+    return "\n".join(lines) + "\n"
+
+
+async def run_preview(settings: Settings, clock: Clock, *, topic: str | None,
+                      limit: int | None, as_json: bool, store: bool) -> int:
+    """Run one pass and print it. Returns the exit code (1 if every feed failed)."""
+    repo = TinyDBRepository(settings.storage.dir, clock) if store else None
+    fetcher = Fetcher(settings.ingest.timeout_seconds, settings.ingest.max_bytes)
+    progress = sys.stderr.isatty()
+    try:
+        ingestor = Ingestor(settings, fetcher, clock, repo)
+        results = []
+        for i, feed in enumerate(settings.feeds, 1):
+            if progress:
+                print(f"[{i}/{len(settings.feeds)}] {feed.name}", file=sys.stderr)
+            results.append(ingestor.run_once((feed,)))
+        done = []
+        for coro in results:
+            done.extend(await coro)
+    finally:
+        await fetcher.close()
+        if repo is not None:
+            repo.close()
+    printed = 0
+    for result in done:
+        if not result.ok:
+            print(f"newsbot: feed {result.feed.name} ({result.feed.url}) failed: {result.error}",
+                  file=sys.stderr)
+        for article in result.articles:
+            if topic and topic not in article.topics:
+                continue
+            if limit is not None and printed >= limit:
+                break
+            sys.stdout.write((_as_json(article) + "\n") if as_json else _as_text(article) + "\n")
+            printed += 1
+    sys.stdout.flush()
+    if done and all(not r.ok for r in done):
+        return 1
+    return 0

@@ -1,0 +1,28 @@
+"""The services the handlers call, built once by ``bot.app`` and kept in ``bot_data``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.chats import ChatService
+from bot.clock import Clock
+from bot.delivery.queue import DeliveryService
+from bot.settings import Settings
+from bot.stats import StatsService
+from bot.storage.base import Repository
+from bot.votes import VoteService
+
+SERVICES_KEY = "newsbot.services"
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything a handler may call."""
+
+    settings: Settings
+    clock: Clock
+    repo: Repository
+    chats: ChatService
+    delivery: DeliveryService
+    votes: VoteService
+    stats: StatsService

@@ -1,0 +1,76 @@
+"""Figures for /stats: chats, followers, feeds with health, articles, votes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.clock import Clock
+from bot.settings import Settings
+from bot.storage.base import Repository
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """One feed's health line."""
+
+    name: str
+    ok: bool
+    last_success: str
+    failures: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """A snapshot of the bot's state."""
+
+    active_by_type: dict[str, int]
+    inactive: int
+    followers: dict[str, int]
+    articles: int
+    articles_day: int
+    votes: int
+    deliveries: dict[str, int]
+    feeds: list[FeedHealth]
+
+
+class StatsService:
+    """Computes ``Stats`` from the store."""
+
+    def __init__(self, repo: Repository, settings: Settings, clock: Clock) -> None:
+        self.repo = repo
+        self.settings = settings
+        self.clock = clock
+
+    def snapshot(self) -> Stats:
+        """Compute the current figures."""
+        by_type: Counter[str] = Counter()
+        followers: Counter[str] = Counter()
+        inactive = 0
+        for chat in self.repo.chats():
+            if not chat.active:
+                inactive += 1
+                continue
+            by_type[chat.type.value] += 1
+            for topic in chat.topics:
+                followers[topic] += 1
+            if chat.own_topics:
+                followers["(keywords)"] += 1
+        now = self.clock.now()
+        day = len(self.repo.articles_since(now - timedelta(days=1)))
+        states = {s.url: s for s in self.repo.feed_states()}
+        feeds = []
+        for feed in self.settings.feeds:
+            state = states.get(feed.url)
+            if state is None:
+                feeds.append(FeedHealth(feed.name, True, "never", 0, "not polled yet"))
+                continue
+            ok_at = state.last_success.strftime("%Y-%m-%d %H:%M") if state.last_success \
+                else "never"
+            feeds.append(FeedHealth(feed.name, state.failures == 0, ok_at, state.failures,
+                                    state.last_error if state.failures else ""))
+        return Stats(dict(by_type), inactive, dict(followers.most_common()),
+                     self.repo.article_count(), day, self.repo.vote_count(),
+                     self.repo.delivery_counts(), feeds)

@@ -1,0 +1,149 @@
+"""The storage Protocol every part of newsbot talks to.
+
+Rules every implementation keeps:
+
+* **Records** go in and come out as the frozen dataclasses of ``bot.models``; never raw dicts.
+* **Time** is always an aware UTC ``datetime``.
+* **Durability**: when a write method returns (or, inside ``batch()``, when the outermost
+  ``batch`` block exits) the change survives ``kill -9``. Callers acknowledge a change to a user
+  (a vote toast, a "subscribed" reply, a delivery marked sent) only after that point.
+* **Atomicity**: a crash at any instant leaves every data file parseable; a write is either in
+  or out.
+* **One writer**: one process owns the data folder; a second gets ``StorageLockedError``.
+* **Errors**: implementation errors are wrapped in ``bot.errors.StorageError`` subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from bot.models import (
+    Article,
+    Chat,
+    ChatKey,
+    Delivery,
+    FeedState,
+    Vote,
+    VoteTotals,
+)
+
+
+class Repository(Protocol):
+    """Chats, subscriptions, articles, deliveries, votes and feed state."""
+
+    def close(self) -> None:
+        """Flush everything to the data files and release the folder lock."""
+        ...
+
+    def checkpoint(self) -> None:
+        """Fold the journal into the partition files (bounded by the dirty partitions)."""
+        ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group the writes of a block into one durable commit at its end."""
+        ...
+
+    # chats ---------------------------------------------------------------
+    def get_chat(self, key: ChatKey) -> Chat | None:
+        """Return the chat (or forum thread), or None."""
+        ...
+
+    def put_chat(self, chat: Chat) -> None:
+        """Insert or replace a chat durably."""
+        ...
+
+    def chats(self) -> Iterator[Chat]:
+        """Iterate over all chats."""
+        ...
+
+    def threads_of(self, chat_id: int) -> list[Chat]:
+        """Return every stored key (thread) of one Telegram chat."""
+        ...
+
+    def move_chat(self, old: int, new: int) -> None:
+        """Move a chat's records, threads and pending deliveries to a new chat id."""
+        ...
+
+    # articles ------------------------------------------------------------
+    def add_article(self, article: Article) -> None:
+        """Store a new article; its ``keys`` become dedupe keys."""
+        ...
+
+    def get_article(self, article_id: str) -> Article | None:
+        """Return an article by id."""
+        ...
+
+    def article_for_key(self, key: str) -> str | None:
+        """Return the id of the article that owns a dedupe key."""
+        ...
+
+    def articles_since(self, since: datetime) -> list[Article]:
+        """Return articles ingested at or after ``since``, oldest first."""
+        ...
+
+    def article_count(self) -> int:
+        """Return how many articles are stored."""
+        ...
+
+    # deliveries ----------------------------------------------------------
+    def add_deliveries(self, deliveries: Iterable[Delivery]) -> int:
+        """Record new pending deliveries; existing (article, chat) pairs are kept. Returns added."""
+        ...
+
+    def put_delivery(self, delivery: Delivery) -> None:
+        """Replace a delivery record (e.g. mark it sent)."""
+        ...
+
+    def get_delivery(self, article_id: str, chat: ChatKey) -> Delivery | None:
+        """Return the delivery of an article to a chat."""
+        ...
+
+    def pending(self, chat: ChatKey | None = None) -> list[Delivery]:
+        """Return pending deliveries (of one chat, or of all), oldest first."""
+        ...
+
+    def pending_chats(self) -> list[ChatKey]:
+        """Return the chats that have pending deliveries."""
+        ...
+
+    # votes ---------------------------------------------------------------
+    def put_vote(self, vote: Vote) -> VoteTotals:
+        """Set a user's vote on an article durably and return the new totals."""
+        ...
+
+    def get_vote(self, article_id: str, user_id: int) -> int:
+        """Return +1, -1 or 0 (no vote)."""
+        ...
+
+    def totals(self, article_id: str) -> VoteTotals:
+        """Return the vote totals of an article."""
+        ...
+
+    def vote_count(self) -> int:
+        """Return how many votes are stored."""
+        ...
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Return how many deliveries are in each status."""
+        ...
+
+    # feeds ---------------------------------------------------------------
+    def get_feed_state(self, url: str) -> FeedState | None:
+        """Return the poll state of a feed."""
+        ...
+
+    def put_feed_state(self, state: FeedState) -> None:
+        """Store the poll state of a feed."""
+        ...
+
+    def feed_states(self) -> list[FeedState]:
+        """Return the poll state of every known feed."""
+        ...
+
+    # maintenance ---------------------------------------------------------
+    def prune(self, before: datetime) -> int:
+        """Drop articles ingested before ``before`` with their votes and deliveries."""
+        ...

@@ -1,0 +1,630 @@
+"""The TinyDB repository: the only module that imports ``tinydb``.
+
+Layout of the data folder (see the README's Design notes for the why):
+
+* ``meta.json``: schema version.
+* ``journal.jsonl``: every change since the last checkpoint, one JSON line each, appended and
+  fsynced before a write returns. This is what makes a write durable in O(1).
+* partition files, each a TinyDB database with one table ``records``:
+  ``chats.json``, ``feeds.json``, ``articles-YYYYMM.json``, ``deliveries-YYYYMM.json`` and
+  ``votes-YYYYMM-BB.json`` (article month, 16 hash buckets). A checkpoint rewrites only the
+  partitions that changed, atomically (temp file, fsync, ``os.replace``, directory fsync), and
+  keeps the previous generation as ``*.prev`` for ``newsbot doctor --repair``.
+* ``newsbot.lock``: held with ``flock`` while a process owns the folder.
+
+All records also live in memory with indexes, so reads never touch the disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+
+from bot.clock import Clock, SystemClock
+from bot.errors import StorageCorruptError, StorageError, StorageLockedError
+from bot.models import (
+    Article,
+    Chat,
+    ChatKey,
+    Delivery,
+    DeliveryStatus,
+    FeedState,
+    Vote,
+    VoteTotals,
+)
+from bot.storage import codec
+
+SCHEMA_VERSION = 2
+TABLE = "records"
+VOTE_BUCKETS = 16
+JOURNAL = "journal.jsonl"
+CHECKPOINT_EVERY = 20_000
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or creation in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, payload: bytes, *, keep_previous: bool = True) -> None:
+    """Replace ``path`` with ``payload`` so that a crash leaves the old or the new file.
+
+    Args:
+        path: Target file.
+        payload: The complete new content.
+        keep_previous: Keep the current file as ``<path>.prev`` (one generation).
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(payload)
+        fh.flush()
+        os.fsync(fh.fileno())
+    if keep_previous and path.exists():
+        prev_tmp = path.with_name(path.name + ".prev.tmp")
+        with contextlib.suppress(FileNotFoundError):
+            prev_tmp.unlink()
+        os.link(path, prev_tmp)
+        os.replace(prev_tmp, path.with_name(path.name + ".prev"))
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+class AtomicJSONStorage(Storage):  # type: ignore[misc]
+    """A TinyDB storage whose every write is atomic and durable (unlike ``JSONStorage``)."""
+
+    def __init__(self, path: str | Path, keep_previous: bool = True) -> None:
+        self.path = Path(path)
+        self.keep_previous = keep_previous
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        """Return the whole database, or None for a missing file."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        if not raw.strip():
+            return None
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("top level is not an object")
+        return data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        """Replace the database atomically."""
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        atomic_write(self.path, payload, keep_previous=self.keep_previous)
+
+    def close(self) -> None:
+        """Nothing to release: files are opened per operation."""
+
+
+def _month(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y%m")
+
+
+def _bucket(article_id: str) -> int:
+    return zlib.crc32(article_id.encode()) % VOTE_BUCKETS
+
+
+Migration = Callable[[Path], None]
+
+
+def _migrate_1_to_2(folder: Path) -> None:
+    """Schema 1 kept a chat's language filter as one space-separated string."""
+    path = folder / "chats.json"
+    storage = AtomicJSONStorage(path)
+    data = storage.read() or {}
+    for doc in data.get(TABLE, {}).values():
+        langs = doc.get("languages")
+        if isinstance(langs, str):
+            doc["languages"] = langs.split()
+    if data:
+        storage.write(data)
+
+
+MIGRATIONS: dict[int, Migration] = {1: _migrate_1_to_2}
+
+
+class TinyDBRepository:
+    """The ``Repository`` on TinyDB files plus an fsynced journal. See the module docstring."""
+
+    def __init__(self, folder: str | Path, clock: Clock | None = None) -> None:
+        self.folder = Path(folder)
+        self.clock = clock or SystemClock()
+        self._lock_fh: Any = None
+        self._journal_fh: Any = None
+        self._batch_depth = 0
+        self._pending_lines: list[bytes] = []
+        self._journal_ops = 0
+        self._dirty: set[str] = set()
+        self.write_seconds: list[float] = []
+
+        self._chats: dict[ChatKey, Chat] = {}
+        self._feeds: dict[str, FeedState] = {}
+        self._articles: dict[str, Article] = {}
+        self._article_month: dict[str, str] = {}
+        self._month_articles: dict[str, set[str]] = defaultdict(set)
+        self._keys: dict[str, str] = {}
+        self._deliveries: dict[tuple[str, ChatKey], Delivery] = {}
+        self._deliveries_by_article: dict[str, set[ChatKey]] = defaultdict(set)
+        self._pending: dict[ChatKey, dict[str, Delivery]] = defaultdict(dict)
+        self._votes: dict[str, dict[int, int]] = {}
+        self._totals: dict[str, list[int]] = {}
+        self._open()
+
+    # ------------------------------------------------------------------ open / close
+    def _open(self) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"{self.folder}: can't create data folder: {exc.strerror}") from exc
+        if not os.access(self.folder, os.W_OK):
+            raise StorageError(f"{self.folder}: data folder is not writable")
+        lock_path = self.folder / "newsbot.lock"
+        fh = lock_path.open("a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            owner = fh.read().strip() or "?"
+            fh.close()
+            raise StorageLockedError(
+                f"{self.folder}: data folder is in use by another newsbot process "
+                f"(pid {owner}); stop it first") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._lock_fh = fh
+        try:
+            self._check_schema()
+            self._load_partitions()
+            self._replay_journal()
+            self._journal_fh = (self.folder / JOURNAL).open("ab")
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _release_lock(self) -> None:
+        if self._lock_fh is not None:
+            fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
+            self._lock_fh.close()
+            self._lock_fh = None
+
+    def _check_schema(self) -> None:
+        meta_path = self.folder / "meta.json"
+        if not meta_path.exists():
+            has_data = any(self.folder.glob("*.json"))
+            version = 1 if has_data else SCHEMA_VERSION
+        else:
+            try:
+                version = int(json.loads(meta_path.read_text())["schema"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise StorageCorruptError(
+                    f"{meta_path}: unreadable schema version ({exc}); run "
+                    "`newsbot doctor --repair`") from None
+        if version > SCHEMA_VERSION:
+            raise StorageError(f"{meta_path}: schema {version} is newer than this newsbot "
+                               f"({SCHEMA_VERSION}); upgrade newsbot")
+        while version < SCHEMA_VERSION:
+            MIGRATIONS[version](self.folder)
+            version += 1
+        atomic_write(meta_path, json.dumps({"schema": SCHEMA_VERSION}).encode(),
+                     keep_previous=False)
+
+    def _read_partition(self, path: Path) -> list[dict[str, Any]]:
+        try:
+            data = AtomicJSONStorage(path).read() or {}
+            table = data.get(TABLE, {})
+            if not isinstance(table, dict):
+                raise ValueError(f"table {TABLE!r} is not an object")
+            return list(table.values())
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise StorageCorruptError(
+                f"{path}: data file is corrupt ({exc}); nothing was started over it. "
+                "Run `newsbot doctor --repair` to restore the previous generation") from None
+
+    def _load_partitions(self) -> None:
+        loaders: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
+            ("chats.json", self._load_chat),
+            ("feeds.json", self._load_feed),
+            ("articles-*.json", self._load_article),
+            ("deliveries-*.json", self._load_delivery),
+            ("votes-*.json", self._load_votes),
+        ]
+        for pattern, loader in loaders:
+            for path in sorted(self.folder.glob(pattern)):
+                for doc in self._read_partition(path):
+                    try:
+                        loader(doc)
+                    except (KeyError, ValueError, TypeError) as exc:
+                        raise StorageCorruptError(
+                            f"{path}: bad record ({exc!r}); run `newsbot doctor`") from None
+
+    def _load_chat(self, doc: dict[str, Any]) -> None:
+        chat = codec.chat_in(doc)
+        self._chats[chat.key] = chat
+
+    def _load_feed(self, doc: dict[str, Any]) -> None:
+        state = codec.feed_in(doc)
+        self._feeds[state.url] = state
+
+    def _load_article(self, doc: dict[str, Any]) -> None:
+        self._index_article(codec.article_in(doc))
+
+    def _load_delivery(self, doc: dict[str, Any]) -> None:
+        self._index_delivery(codec.delivery_in(doc))
+
+    def _load_votes(self, doc: dict[str, Any]) -> None:
+        article_id = str(doc["a"])
+        users = {int(u): int(v) for u, v in doc["u"].items()}
+        self._votes[article_id] = users
+        yes = sum(1 for v in users.values() if v > 0)
+        self._totals[article_id] = [yes, len(users) - yes]
+
+    def _replay_journal(self) -> None:
+        path = self.folder / JOURNAL
+        if not path.exists():
+            return
+        lines = path.read_bytes().split(b"\n")
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                op = json.loads(line)
+                self._apply(op)
+            except (ValueError, KeyError, TypeError, IndexError):
+                # Only a torn final line (a write cut by a crash, never acknowledged) may fail.
+                if any(rest.strip() for rest in lines[number:]):
+                    raise StorageCorruptError(
+                        f"{path}: line {number} is corrupt; run `newsbot doctor`") from None
+                break
+        self.checkpoint()
+
+    def close(self) -> None:
+        """Checkpoint and release the folder."""
+        if self._lock_fh is None:
+            return
+        try:
+            self._flush()
+            self.checkpoint()
+        finally:
+            if self._journal_fh is not None:
+                self._journal_fh.close()
+                self._journal_fh = None
+            self._release_lock()
+
+    # ------------------------------------------------------------------ journal
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the writes of a block into one fsync at its end."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if self._batch_depth == 0:
+                self._flush()
+
+    def _log(self, op: list[Any]) -> None:
+        self._apply(op)
+        self._pending_lines.append(
+            json.dumps(op, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        if self._batch_depth == 0:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending_lines or self._journal_fh is None:
+            return
+        started = datetime.now(tz=UTC)  # noqa: DTZ901 - latency metric only, not logic
+        data = b"".join(self._pending_lines)
+        try:
+            self._journal_fh.write(data)
+            self._journal_fh.flush()
+            os.fsync(self._journal_fh.fileno())
+        except OSError as exc:
+            # Keep the lines: they are retried on the next write, and reads still work.
+            raise StorageError(f"{self.folder / JOURNAL}: write failed: {exc.strerror}") from exc
+        self._journal_ops += len(self._pending_lines)
+        self._pending_lines.clear()
+        elapsed = (datetime.now(tz=UTC) - started).total_seconds()  # noqa: DTZ901
+        self.write_seconds.append(elapsed)
+        if len(self.write_seconds) > 10_000:
+            del self.write_seconds[:5_000]
+        if self._journal_ops >= CHECKPOINT_EVERY:
+            self.checkpoint()
+
+    def _apply(self, op: list[Any]) -> None:
+        kind = op[0]
+        if kind == "c":
+            chat = codec.chat_in(op[1])
+            self._chats[chat.key] = chat
+            self._dirty.add("chats")
+        elif kind == "cd":
+            self._chats.pop(ChatKey.decode(op[1]), None)
+            self._dirty.add("chats")
+        elif kind == "f":
+            state = codec.feed_in(op[1])
+            self._feeds[state.url] = state
+            self._dirty.add("feeds")
+        elif kind == "a":
+            article = codec.article_in(op[1])
+            self._index_article(article)
+            self._dirty.add(f"articles-{self._article_month[article.id]}")
+        elif kind == "d":
+            delivery = codec.delivery_in(op[1])
+            self._index_delivery(delivery)
+            self._dirty.add(self._delivery_partition(delivery.article_id, delivery.created_at))
+        elif kind == "dd":
+            key = (op[1], ChatKey.decode(op[2]))
+            old = self._deliveries.pop(key, None)
+            if old is not None:
+                self._deliveries_by_article[old.article_id].discard(old.chat)
+                self._pending[old.chat].pop(old.article_id, None)
+                if not self._pending[old.chat]:
+                    del self._pending[old.chat]
+                self._dirty.add(self._delivery_partition(old.article_id, old.created_at))
+        elif kind == "v":
+            article_id, user_id, value = str(op[1]), int(op[2]), int(op[3])
+            users = self._votes.setdefault(article_id, {})
+            totals = self._totals.setdefault(article_id, [0, 0])
+            before = users.get(user_id, 0)
+            if before > 0:
+                totals[0] -= 1
+            elif before < 0:
+                totals[1] -= 1
+            users[user_id] = value
+            if value > 0:
+                totals[0] += 1
+            else:
+                totals[1] += 1
+            self._dirty.add(self._vote_partition(article_id))
+        else:
+            raise ValueError(f"unknown journal op {kind!r}")
+
+    def _index_article(self, article: Article) -> None:
+        self._articles[article.id] = article
+        month = _month(article.ingested_at)
+        self._article_month[article.id] = month
+        self._month_articles[month].add(article.id)
+        for key in article.keys:
+            self._keys.setdefault(key, article.id)
+
+    def _index_delivery(self, d: Delivery) -> None:
+        self._deliveries[(d.article_id, d.chat)] = d
+        self._deliveries_by_article[d.article_id].add(d.chat)
+        if d.status is DeliveryStatus.PENDING:
+            self._pending[d.chat][d.article_id] = d
+        else:
+            bucket = self._pending.get(d.chat)
+            if bucket is not None:
+                bucket.pop(d.article_id, None)
+                if not bucket:
+                    del self._pending[d.chat]
+
+    def _delivery_partition(self, article_id: str, fallback: datetime) -> str:
+        return f"deliveries-{self._article_month.get(article_id) or _month(fallback)}"
+
+    def _vote_partition(self, article_id: str) -> str:
+        month = self._article_month.get(article_id, "000000")
+        return f"votes-{month}-{_bucket(article_id):02d}"
+
+    # ------------------------------------------------------------------ checkpoint
+    def _partition_docs(self, name: str) -> list[dict[str, Any]]:
+        if name == "chats":
+            return [codec.chat_out(c) for c in self._chats.values()]
+        if name == "feeds":
+            return [codec.feed_out(f) for f in self._feeds.values()]
+        kind, _, rest = name.partition("-")
+        if kind == "articles":
+            return [codec.article_out(self._articles[a])
+                    for a in sorted(self._month_articles.get(rest, ()))]
+        if kind == "deliveries":
+            docs = []
+            for article_id in sorted(self._month_articles.get(rest, ())):
+                for chat in self._deliveries_by_article.get(article_id, ()):
+                    docs.append(codec.delivery_out(self._deliveries[(article_id, chat)]))
+            return docs
+        if kind == "votes":
+            month, _, bucket = rest.partition("-")
+            ids = self._month_articles.get(month, ())
+            return [{"a": a, "u": {str(u): v for u, v in self._votes[a].items()}}
+                    for a in sorted(ids) if a in self._votes and _bucket(a) == int(bucket)]
+        raise ValueError(name)
+
+    def checkpoint(self) -> None:
+        """Write every dirty partition atomically, then empty the journal."""
+        if self._lock_fh is None:
+            return
+        self._flush()
+        for name in sorted(self._dirty):
+            path = self.folder / f"{name}.json"
+            docs = self._partition_docs(name)
+            if not docs:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                continue
+            db = TinyDB(path, storage=AtomicJSONStorage)
+            try:
+                db.storage.write({TABLE: {str(i): doc for i, doc in enumerate(docs, 1)}})
+            finally:
+                db.close()
+        self._dirty.clear()
+        if self._journal_fh is not None:
+            self._journal_fh.close()
+        atomic_write(self.folder / JOURNAL, b"", keep_previous=False)
+        self._journal_fh = (self.folder / JOURNAL).open("ab")
+        self._journal_ops = 0
+
+    # ------------------------------------------------------------------ chats
+    def get_chat(self, key: ChatKey) -> Chat | None:
+        """Return the chat (or forum thread), or None."""
+        return self._chats.get(key)
+
+    def put_chat(self, chat: Chat) -> None:
+        """Insert or replace a chat durably."""
+        self._log(["c", codec.chat_out(chat)])
+
+    def chats(self) -> Iterator[Chat]:
+        """Iterate over all chats."""
+        return iter(list(self._chats.values()))
+
+    def threads_of(self, chat_id: int) -> list[Chat]:
+        """Return every stored key (thread) of one Telegram chat."""
+        return [c for k, c in self._chats.items() if k.chat_id == chat_id]
+
+    def move_chat(self, old: int, new: int) -> None:
+        """Move a chat's threads, settings and pending deliveries to a new chat id."""
+        with self.batch():
+            for chat in self.threads_of(old):
+                new_key = ChatKey(new, chat.key.thread_id)
+                if new_key not in self._chats:
+                    self._log(["c", codec.chat_out(replace(chat, key=new_key))])
+                self._log(["cd", chat.key.encode()])
+                for d in list(self._pending.get(chat.key, {}).values()):
+                    self._log(["dd", d.article_id, d.chat.encode()])
+                    if (d.article_id, new_key) not in self._deliveries:
+                        self._log(["d", codec.delivery_out(replace(d, chat=new_key))])
+
+    # ------------------------------------------------------------------ articles
+    def add_article(self, article: Article) -> None:
+        """Store a new article; its ``keys`` become dedupe keys."""
+        self._log(["a", codec.article_out(article)])
+
+    def get_article(self, article_id: str) -> Article | None:
+        """Return an article by id."""
+        return self._articles.get(article_id)
+
+    def article_for_key(self, key: str) -> str | None:
+        """Return the id of the article that owns a dedupe key."""
+        return self._keys.get(key)
+
+    def articles_since(self, since: datetime) -> list[Article]:
+        """Return articles ingested at or after ``since``, oldest first."""
+        found = [a for a in self._articles.values() if a.ingested_at >= since]
+        return sorted(found, key=lambda a: a.ingested_at)
+
+    def article_count(self) -> int:
+        """Return how many articles are stored."""
+        return len(self._articles)
+
+    # ------------------------------------------------------------------ deliveries
+    def add_deliveries(self, deliveries: Iterable[Delivery]) -> int:
+        """Record new pending deliveries; existing (article, chat) pairs are kept."""
+        added = 0
+        with self.batch():
+            for d in deliveries:
+                if (d.article_id, d.chat) in self._deliveries:
+                    continue
+                self._log(["d", codec.delivery_out(d)])
+                added += 1
+        return added
+
+    def put_delivery(self, delivery: Delivery) -> None:
+        """Replace a delivery record (e.g. mark it sent)."""
+        self._log(["d", codec.delivery_out(delivery)])
+
+    def get_delivery(self, article_id: str, chat: ChatKey) -> Delivery | None:
+        """Return the delivery of an article to a chat."""
+        return self._deliveries.get((article_id, chat))
+
+    def pending(self, chat: ChatKey | None = None) -> list[Delivery]:
+        """Return pending deliveries (of one chat, or of all), oldest first."""
+        if chat is not None:
+            found = list(self._pending.get(chat, {}).values())
+        else:
+            found = [d for bucket in self._pending.values() for d in bucket.values()]
+        return sorted(found, key=lambda d: d.created_at)
+
+    def pending_chats(self) -> list[ChatKey]:
+        """Return the chats that have pending deliveries."""
+        return [k for k, v in self._pending.items() if v]
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Return how many deliveries are in each status."""
+        counts: dict[str, int] = defaultdict(int)
+        for d in self._deliveries.values():
+            counts[d.status.value] += 1
+        return dict(counts)
+
+    # ------------------------------------------------------------------ votes
+    def put_vote(self, vote: Vote) -> VoteTotals:
+        """Set a user's vote on an article durably and return the new totals."""
+        value = 1 if vote.value > 0 else -1
+        if self._votes.get(vote.article_id, {}).get(vote.user_id) != value:
+            self._log(["v", vote.article_id, vote.user_id, value])
+        return self.totals(vote.article_id)
+
+    def get_vote(self, article_id: str, user_id: int) -> int:
+        """Return +1, -1 or 0 (no vote)."""
+        return self._votes.get(article_id, {}).get(user_id, 0)
+
+    def totals(self, article_id: str) -> VoteTotals:
+        """Return the vote totals of an article."""
+        yes, no = self._totals.get(article_id, (0, 0))
+        return VoteTotals(yes, no)
+
+    def vote_count(self) -> int:
+        """Return how many votes are stored."""
+        return sum(y + n for y, n in self._totals.values())
+
+    # ------------------------------------------------------------------ feeds
+    def get_feed_state(self, url: str) -> FeedState | None:
+        """Return the poll state of a feed."""
+        return self._feeds.get(url)
+
+    def put_feed_state(self, state: FeedState) -> None:
+        """Store the poll state of a feed."""
+        self._log(["f", codec.feed_out(state)])
+
+    def feed_states(self) -> list[FeedState]:
+        """Return the poll state of every known feed."""
+        return list(self._feeds.values())
+
+    # ------------------------------------------------------------------ maintenance
+    def prune(self, before: datetime) -> int:
+        """Drop articles ingested before ``before`` with their votes and deliveries.
+
+        Whole months are dropped by deleting their partition files; the boundary month is
+        rewritten without the old articles.
+        """
+        old = [a for a in self._articles.values() if a.ingested_at < before]
+        for article in old:
+            month = self._article_month.pop(article.id)
+            self._month_articles[month].discard(article.id)
+            self._dirty.update({f"articles-{month}", f"deliveries-{month}",
+                                f"votes-{month}-{_bucket(article.id):02d}"})
+            del self._articles[article.id]
+            for key in article.keys:
+                if self._keys.get(key) == article.id:
+                    del self._keys[key]
+            for chat in self._deliveries_by_article.pop(article.id, set()):
+                self._deliveries.pop((article.id, chat), None)
+                bucket = self._pending.get(chat)
+                if bucket is not None:
+                    bucket.pop(article.id, None)
+                    if not bucket:
+                        del self._pending[chat]
+            self._votes.pop(article.id, None)
+            self._totals.pop(article.id, None)
+        for month in [m for m, ids in self._month_articles.items() if not ids]:
+            del self._month_articles[month]
+        if old:
+            self.checkpoint()
+        return len(old)

@@ -1,0 +1,55 @@
+"""All handler registration, in one ordered list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    TypeHandler,
+    filters,
+)
+from telegram import Update
+
+from handlers import admin, commands, votes
+from handlers.errors import on_error
+from handlers.throttle import throttle
+
+# New messages and channel posts only: a command in an *edited* message is ignored, as
+# Telegram users expect (editing an old /follow must not re-run it).
+_COMMAND_UPDATES = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Register every handler on ``app``.
+
+    Order matters: group -1 runs first for every update (throttling may stop it there);
+    in group 0 the first matching handler wins.
+    """
+    # 1. Throttle floods before anything else touches storage.
+    app.add_handler(TypeHandler(Update, throttle), group=-1)
+    # 2. Commands (with /cmd@BotName handled by CommandHandler itself).
+    for names, callback in (
+        (("start", "help"), commands.start),
+        (("topics",), commands.topics),
+        (("follow",), commands.follow),
+        (("unsubscribe", "unfollow"), commands.unsubscribe),
+        (("list",), commands.list_settings),
+        (("digest",), commands.digest),
+        (("timezone",), commands.timezone),
+        (("lang",), commands.lang_filter),
+        (("quiet",), commands.quiet),
+        (("language",), commands.language),
+        (("images",), commands.images),
+        (("stats",), admin.stats),
+    ):
+        app.add_handler(CommandHandler(list(names), callback, filters=_COMMAND_UPDATES))
+    # 3. Buttons: votes, then topic toggles, then anything else (stale or forged).
+    app.add_handler(CallbackQueryHandler(votes.vote, pattern=r"^v\d+\|"))
+    app.add_handler(CallbackQueryHandler(commands.topic_button,
+                                         pattern=rf"^{commands.TOPIC_DATA_PREFIX.replace('|', '[|]')}"))
+    app.add_handler(CallbackQueryHandler(votes.unknown_button))
+    # 4. Errors: logged with the update id, and the user gets a short apology.
+    app.add_error_handler(on_error)

@@ -1,0 +1,32 @@
+"""The error handler: log first (with the update id, never the token), then apologise."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot.texts import text
+
+log = logging.getLogger("newsbot.errors")
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log an unexpected exception; tell the user something went wrong."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("unhandled error", exc_info=context.error, extra={"update_id": update_id})
+    if not isinstance(update, Update):
+        return
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text("error"))
+        elif update.effective_chat is not None and update.effective_message is not None:
+            message = update.effective_message
+            await context.bot.send_message(
+                update.effective_chat.id, text("error"),
+                message_thread_id=message.message_thread_id if message.is_topic_message
+                else None)
+    except TelegramError:
+        log.warning("could not send the apology", extra={"update_id": update_id})

@@ -1,0 +1,61 @@
+"""Yes/No vote buttons: count durably, answer the query, relabel the pressed message."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
+
+from bot.delivery.sender import keyboard
+from bot.errors import StorageError
+from bot.render import Button, replace_vote_row
+from bot.texts import text
+from bot.votes import VoteOutcome
+from handlers.replies import services
+
+log = logging.getLogger(__name__)
+_TOASTS = {VoteOutcome.COUNTED: "vote_counted", VoteOutcome.MOVED: "vote_moved",
+           VoteOutcome.SAME: "vote_same", VoteOutcome.STALE: "vote_stale"}
+
+
+async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Apply a press; the toast says "counted" only after the vote is on disk."""
+    query = update.callback_query
+    if query is None or query.from_user is None:
+        return
+    s = services(context)
+    try:
+        result = s.votes.press(query.data or "", query.from_user.id)
+    except StorageError:
+        log.exception("vote not saved")
+        await query.answer(text("vote_failed"), show_alert=True)
+        return
+    await query.answer(text(_TOASTS[result.outcome]))
+    if result.outcome not in (VoteOutcome.COUNTED, VoteOutcome.MOVED):
+        return
+    message = query.message
+    markup = getattr(message, "reply_markup", None)
+    if markup is None:
+        return
+    rows: list[list[Button]] = [[(b.text, str(b.callback_data or "")) for b in row]
+                                for row in markup.inline_keyboard]
+    new_rows = replace_vote_row(rows, result.article_id, result.totals)
+    if new_rows == rows:
+        return
+    try:
+        await query.edit_message_reply_markup(keyboard(new_rows))
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():
+            log.info("vote buttons not updated", extra={"error": exc.message})
+    except TelegramError as exc:
+        log.info("vote buttons not updated", extra={"error": str(exc)})
+
+
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any other callback data: a short notice, nothing changes."""
+    del context
+    query = update.callback_query
+    if query is not None:
+        await query.answer(text("vote_stale"))
