@@ -1,0 +1,138 @@
+"""Shared fixtures: the Bot API emulator, the local news site, and a running ``newsbot run``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.emulator.server import Emulator
+from tests.newsserver import NewsServer
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT.parent / "shared" / "corpus"
+TOKEN = "123456789:TESTtokenTESTtokenTESTtokenTESTtoken12"
+
+TOPICS_TOML = """
+[[topics]]
+id = "belarus"
+name = "Belarus"
+aliases = ["Belarus", "Belarusian*", "Minsk", "Lukashenko", "Беларусь", "Беларуси", "Baltarusija*", "Białoru*"]
+
+[[topics]]
+id = "lithuania"
+name = "Lithuania"
+aliases = ["Lithuania", "Lithuanian*", "Vilnius", "Lietuv*", "Литва", "Литвы"]
+exclude = ["basketball"]
+
+[[topics]]
+id = "poland"
+name = "Poland"
+aliases = ["Poland", "Warsaw", "Polsk*"]
+"""
+
+
+def corpus_or_skip() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"the shared corpus is absent ({CORPUS}); evaluations need it")
+    return CORPUS
+
+
+def write_config(folder: Path, feeds: list[tuple[str, str]], extra: str = "",
+                 interval: int = 1, admins: tuple[int, ...] = (), delivery: str = "") -> Path:
+    feed_toml = "\n".join(
+        f'[[feeds]]\nurl = "{url}"\nname = "{name}"\n' for url, name in feeds)
+    config = folder / "newsbot.toml"
+    config.write_text(textwrap.dedent(f"""
+        [telegram]
+        admins = [{", ".join(str(a) for a in admins)}]
+
+        [storage]
+        dir = "{folder / 'data'}"
+
+        [ingest]
+        interval_seconds = {interval}
+        timeout_seconds = 5
+
+        [summary]
+        algorithm = "hybrid"
+        sentences = 3
+
+        {delivery}
+        """) + "\n" + feed_toml + TOPICS_TOML + extra, encoding="utf-8")
+    return config
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    emu = Emulator(TOKEN).start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def news() -> Iterator[NewsServer]:
+    site = NewsServer().start()
+    yield site
+    site.stop()
+
+
+class BotProcess:
+    def __init__(self, config: Path, emulator: Emulator, env: dict[str, str] | None = None):
+        self.config = config
+        self.emulator = emulator
+        self.env = {**os.environ, "TELEGRAM_BOT_TOKEN": emulator.token,
+                    "TELEGRAM_API_URL": emulator.base_url, "NEWSBOT_LOG_LEVEL": "INFO",
+                    **(env or {})}
+        self.env.pop("NEWSBOT_DATA_DIR", None)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = config.parent / f"bot-{time.monotonic_ns()}.log"
+
+    def start(self, wait: bool = True) -> BotProcess:
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--config", str(self.config)],
+            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        if wait:
+            calls_before = len(self.emulator.calls)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if any(m == "getUpdates" for m, _ in self.emulator.calls[calls_before:]):
+                    return self
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"bot exited early:\n{self.log()}")
+                time.sleep(0.05)
+            raise AssertionError(f"bot did not start polling:\n{self.log()}")
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"bot did not stop within {timeout}s:\n{self.log()}") from None
+        self._log.close()
+        return code
+
+
+@pytest.fixture
+def bot_factory(emulator: Emulator) -> Iterator[list[BotProcess]]:
+    started: list[BotProcess] = []
+    yield started
+    for bot in started:
+        if bot.proc is not None and bot.proc.poll() is None:
+            bot.stop(signal.SIGKILL)

@@ -1,0 +1,65 @@
+"""The core user journey, end to end: follow, receive an article, vote."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from tests.conftest import BotProcess, write_config
+from tests.emulator.server import Emulator
+from tests.newsserver import NewsServer, article_page, rss
+
+PARAS = [
+    "The authorities in Minsk released a group of political prisoners on Tuesday, officials said.",
+    "The release followed months of talks with Western diplomats about sanctions relief.",
+    "Opposition leaders in exile welcomed the move but said hundreds remain behind bars.",
+    "Observers noted that similar releases in the past were followed by new arrests.",
+    "The European Union said it would study the decision before changing its policy.",
+]
+
+
+def test_follow_receive_and_vote(tmp_path: Path, emulator: Emulator, news: NewsServer,
+                                 bot_factory: list[BotProcess]) -> None:
+    news.set("/feed.xml", rss("Test", []), "application/rss+xml")
+    config = write_config(tmp_path, [(f"{news.url}/feed.xml", "Test Daily")])
+    bot = BotProcess(config, emulator).start()
+    bot_factory.append(bot)
+
+    emulator.inject_message(1001, 1001, "/start")
+    help_msg = emulator.wait_sent(1001)[0]
+    assert "/follow" in help_msg.text and "Belarus" in help_msg.text
+
+    emulator.inject_message(1001, 1001, "/follow беларусь")
+    emulator.wait_sent(1001, 2, contains="Belarus")
+
+    news.set("/a/1", article_page("Belarus frees political prisoners", PARAS))
+    news.set("/feed.xml", rss("Test", [{"title": "Belarus frees political prisoners",
+                                        "link": f"{news.url}/a/1",
+                                        "description": "Short teaser."}]),
+             "application/rss+xml")
+    article = emulator.wait_sent(1001, 1, contains="Belarus frees political prisoners")[0]
+    assert "Test Daily" in article.text
+    assert "Loading comments" not in article.text and "Enjoyed this" not in article.text
+    assert article.buttons()[0][0][0].endswith("Yes (0)")
+    assert article.buttons()[0][1][0].endswith("No (0)")
+    assert 'href="' in article.html
+
+    q1 = emulator.press(501, article, button=(0, 0))
+    emulator.wait_for(lambda: emulator.answer_for(q1))
+    emulator.wait_for(lambda: article.buttons()[0][0][0].endswith("Yes (1)"))
+    q2 = emulator.press(502, article, button=(0, 1))
+    emulator.wait_for(lambda: emulator.answer_for(q2))
+    emulator.wait_for(lambda: article.buttons()[0][1][0].endswith("No (1)"))
+    q3 = emulator.press(501, article, button=(0, 1))  # move the vote
+    emulator.wait_for(lambda: emulator.answer_for(q3))
+    emulator.wait_for(lambda: article.buttons()[0][1][0].endswith("No (2)")
+                      and article.buttons()[0][0][0].endswith("Yes (0)"))
+    q4 = emulator.press(501, article, button=(0, 1))  # same again: kept
+    assert emulator.wait_for(lambda: emulator.answer_for(q4))
+    assert article.buttons()[0][1][0].endswith("No (2)")
+    q5 = emulator.press(501, article, data="v1|ffffffffffff|y")
+    assert emulator.wait_for(lambda: emulator.answer_for(q5))["text"]
+
+    assert bot.stop(signal.SIGTERM) == 0
+    assert not emulator.errors, emulator.errors
+    assert emulator.token not in bot.log()
