@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 import handlers
 from bot.chats import ChatService
@@ -82,7 +82,6 @@ class NewsbotApp:
             .token(self.settings.token.reveal())
             .base_url(api)
             .base_file_url(file_api)
-            .defaults(Defaults(tzinfo=None))
             .concurrent_updates(True)
             .connect_timeout(10).read_timeout(15).write_timeout(15).pool_timeout(10)
             .connection_pool_size(64)
@@ -97,7 +96,7 @@ class NewsbotApp:
     def _schedule_jobs(self) -> None:
         jq = self.application.job_queue
         assert jq is not None
-        rng = random.Random()  # noqa: S311 - jitter only
+        rng = random.Random()
         for feed in self.settings.feeds:
             state = self.repo.get_feed_state(feed.url)
             delay = rng.uniform(0.2, FIRST_POLL_SPREAD)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - only our own output is built with it
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import datetime
 from email.utils import format_datetime
@@ -10,6 +10,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 import tomlkit
+from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 from tomlkit.items import AoT
 
@@ -23,7 +24,7 @@ def read_opml(path: Path) -> list[tuple[str, str]]:
         root = SafeET.parse(path).getroot()
     except (OSError, SafeET.ParseError) as exc:
         raise ConfigError([f"{path}: not a readable OPML file: {exc}"]) from None
-    except Exception as exc:  # defusedxml's refusals (entities, DTDs)
+    except DefusedXmlException as exc:  # refused entities or DTDs
         raise ConfigError([f"{path}: refused: {exc}"]) from None
 
     def walk(node: ET.Element) -> Iterator[tuple[str, str]]:
@@ -34,8 +35,8 @@ def read_opml(path: Path) -> list[tuple[str, str]]:
                 yield url, title.strip()
             yield from walk(outline)
 
-    body = root.find("body")
-    if root.tag != "opml" or body is None:
+    body = root.find("body") if root is not None else None
+    if root is None or root.tag != "opml" or body is None:
         raise ConfigError([f"{path}: not an OPML document (no <opml><body>)"])
     return list(walk(body))
 

@@ -51,7 +51,7 @@ class TelegramSettings:
 
     admins: tuple[int, ...] = ()
     webhook_url: str | None = None
-    webhook_listen: str = "0.0.0.0:8443"  # noqa: S104 - the documented default for webhook mode
+    webhook_listen: str = "0.0.0.0:8443"
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +218,7 @@ def _telegram(c: _Checker, data: dict[str, Any]) -> TelegramSettings:
         parts = urlsplit(webhook)
         if parts.scheme != "https" or not parts.hostname:
             c.fail("telegram.webhook_url", "must be an https:// URL (Telegram requires TLS)")
-    listen = c.get(sec, "webhook_listen", str, "0.0.0.0:8443", "telegram.webhook_listen")  # noqa: S104
+    listen = c.get(sec, "webhook_listen", str, "0.0.0.0:8443", "telegram.webhook_listen")
     if not _listen_ok(listen):
         c.fail("telegram.webhook_listen", f"must be HOST:PORT, got {listen!r}")
     return TelegramSettings(tuple(admins), webhook, listen)

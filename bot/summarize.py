@@ -63,11 +63,12 @@ class OfflineTokenizer:
 def _stemmer(lang: str) -> Callable[[str], str]:
     name = _LANG_NAMES.get(lang)
     if not name:
-        return null_stemmer
+        return null_stemmer  # type: ignore[no-any-return]
     try:
-        return Stemmer(name)  # type: ignore[no-any-return]
+        stemmer: Callable[[str], str] = Stemmer(name)
     except LookupError:
-        return null_stemmer
+        return null_stemmer  # type: ignore[no-any-return]
+    return stemmer
 
 
 @lru_cache(maxsize=32)
@@ -88,8 +89,8 @@ def split_sentences(text: str, lang: str) -> list[str]:
     """Split text into sentences, paragraph by paragraph, in article order."""
     tokenizer = OfflineTokenizer(lang)
     out: list[str] = []
-    for para in text.split("\n"):
-        para = para.strip()
+    for raw in text.split("\n"):
+        para = raw.strip()
         if para:
             out.extend(tokenizer.to_sentences(para))
     return out
@@ -130,7 +131,7 @@ def _hybrid(document: Any, sentences: list[Any], count: int, lang: str) -> list[
 
 def summarize(text: str, title: str, lang: str, algorithm: str = "hybrid",
               count: int = 3) -> tuple[str, ...]:
-    """Return at most ``count`` sentences of ``text``, in article order.
+    r"""Return at most ``count`` sentences of ``text``, in article order.
 
     Args:
         text: The clean article body (boilerplate already removed), paragraphs split by ``\\n``.

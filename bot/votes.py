@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.clock import Clock
@@ -26,7 +26,7 @@ class VoteResult:
 
     outcome: VoteOutcome
     article_id: str = ""
-    totals: VoteTotals = VoteTotals()
+    totals: VoteTotals = field(default_factory=VoteTotals)
 
 
 class VoteService:

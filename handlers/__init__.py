@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telegram import Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -11,7 +12,6 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
-from telegram import Update
 
 from handlers import admin, commands, votes
 from handlers.errors import on_error
@@ -48,8 +48,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         app.add_handler(CommandHandler(list(names), callback, filters=_COMMAND_UPDATES))
     # 3. Buttons: votes, then topic toggles, then anything else (stale or forged).
     app.add_handler(CallbackQueryHandler(votes.vote, pattern=r"^v\d+\|"))
-    app.add_handler(CallbackQueryHandler(commands.topic_button,
-                                         pattern=rf"^{commands.TOPIC_DATA_PREFIX.replace('|', '[|]')}"))
+    app.add_handler(CallbackQueryHandler(commands.topic_button, pattern=r"^t1[|]"))
     app.add_handler(CallbackQueryHandler(votes.unknown_button))
     # 4. Errors: logged with the update id, and the user gets a short apology.
     app.add_error_handler(on_error)

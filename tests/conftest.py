@@ -24,7 +24,8 @@ TOPICS_TOML = """
 [[topics]]
 id = "belarus"
 name = "Belarus"
-aliases = ["Belarus", "Belarusian*", "Minsk", "Lukashenko", "Беларусь", "Беларуси", "Baltarusija*", "Białoru*"]
+aliases = ["Belarus", "Belarusian*", "Minsk", "Lukashenko", "Беларусь", "Беларуси",
+           "Baltarusija*", "Białoru*"]
 
 [[topics]]
 id = "lithuania"

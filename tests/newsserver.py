@@ -6,9 +6,9 @@ import gzip
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
 

@@ -1,5 +1,8 @@
-"""Article text from HTML: trafilatura for pages, plain conversion for feed content, then a
-filter for boilerplate that survives extraction."""
+"""Article text from HTML.
+
+trafilatura for pages, plain conversion for feed content, then a filter for boilerplate
+that survives extraction.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Pacing below Telegram's limits: ~30 messages/s overall, 1/s per private chat, 20/min per
-group or channel. A 429 for one chat delays that chat only; a global flood pauses everyone.
+"""Pacing below Telegram's limits.
+
+About 30 messages/s overall, 1/s per private chat, 20/min per group or channel. A 429
+for one chat delays that chat only; a global flood pauses everyone.
 
 Why our own pacer and not PTB's ``AIORateLimiter``: that limiter has ``max_retries=0``, pauses
 *all* sending on any RetryAfter, and has no per-private-chat pacing. Broadcasts go through this

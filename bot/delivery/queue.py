@@ -63,7 +63,8 @@ class DeliveryService:
         self.failed_total = 0
         self.retried_total = 0
         self.throttled_total = 0
-        self._records_cache: tuple[datetime, tuple[dict[str, Record], dict[str, Record]]] | None = None
+        self._records_cache: tuple[datetime, tuple[dict[str, Record], dict[str, Record]]] | None
+        self._records_cache = None
         self._retry_tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ matching
@@ -184,7 +185,7 @@ class DeliveryService:
     async def _drain(self, chat_id: int) -> None:
         async with self._lock(chat_id):
             try:
-                for chat in [c for c in self.repo.threads_of(chat_id)]:
+                for chat in list(self.repo.threads_of(chat_id)):
                     if self._closing:
                         return
                     now = self.clock.now()

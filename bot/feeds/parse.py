@@ -37,11 +37,10 @@ def _when(entry: Any) -> datetime | None:
 
 
 def _image(entry: Any) -> str | None:
-    candidates: list[str] = []
-    for media in entry.get("media_content", []) or []:
-        if media.get("medium") in (None, "image") or str(media.get("type", "")).startswith(
-                "image"):
-            candidates.append(media.get("url", ""))
+    candidates: list[str] = [
+        media.get("url", "") for media in entry.get("media_content", []) or []
+        if media.get("medium") in (None, "image")
+        or str(media.get("type", "")).startswith("image")]
     candidates += [m.get("url", "") for m in entry.get("media_thumbnail", []) or []]
     for link in entry.get("links", []) or []:
         if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image"):

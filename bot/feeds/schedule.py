@@ -25,7 +25,7 @@ def next_poll(now: datetime, interval: int, *, failures: int = 0,
     Returns:
         The next poll time.
     """
-    rng = rng or random.Random()  # noqa: S311 - jitter, not security
+    rng = rng or random.Random()
     base = float(interval)
     if failures:
         base = min(base * 2 ** min(failures, 20), BACKOFF_CAP.total_seconds())

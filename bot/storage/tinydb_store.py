@@ -85,7 +85,7 @@ def atomic_write(path: Path, payload: bytes, *, keep_previous: bool = True) -> N
     fsync_dir(path.parent)
 
 
-class AtomicJSONStorage(Storage):  # type: ignore[misc]
+class AtomicJSONStorage(Storage):
     """A TinyDB storage whose every write is atomic and durable (unlike ``JSONStorage``)."""
 
     def __init__(self, path: str | Path, keep_previous: bool = True) -> None:
@@ -332,7 +332,7 @@ class TinyDBRepository:
     def _flush(self) -> None:
         if not self._pending_lines or self._journal_fh is None:
             return
-        started = datetime.now(tz=UTC)  # noqa: DTZ901 - latency metric only, not logic
+        started = datetime.now(tz=UTC)
         data = b"".join(self._pending_lines)
         try:
             self._journal_fh.write(data)
@@ -343,7 +343,7 @@ class TinyDBRepository:
             raise StorageError(f"{self.folder / JOURNAL}: write failed: {exc.strerror}") from exc
         self._journal_ops += len(self._pending_lines)
         self._pending_lines.clear()
-        elapsed = (datetime.now(tz=UTC) - started).total_seconds()  # noqa: DTZ901
+        elapsed = (datetime.now(tz=UTC) - started).total_seconds()
         self.write_seconds.append(elapsed)
         if len(self.write_seconds) > 10_000:
             del self.write_seconds[:5_000]
@@ -436,11 +436,9 @@ class TinyDBRepository:
             return [codec.article_out(self._articles[a])
                     for a in sorted(self._month_articles.get(rest, ()))]
         if kind == "deliveries":
-            docs = []
-            for article_id in sorted(self._month_articles.get(rest, ())):
-                for chat in self._deliveries_by_article.get(article_id, ()):
-                    docs.append(codec.delivery_out(self._deliveries[(article_id, chat)]))
-            return docs
+            return [codec.delivery_out(self._deliveries[(article_id, chat)])
+                    for article_id in sorted(self._month_articles.get(rest, ()))
+                    for chat in self._deliveries_by_article.get(article_id, ())]
         if kind == "votes":
             month, _, bucket = rest.partition("-")
             ids = self._month_articles.get(month, ())

@@ -189,7 +189,7 @@ class Emulator:
         if text is not None:
             message["text"] = text
             if entities and text.startswith("/"):
-                cmd_len = len(text.split()[0]) if text.split() else 1
+                cmd_len = len(text.split(maxsplit=1)[0]) if text.split() else 1
                 message["entities"] = [{"type": "bot_command", "offset": 0,
                                         "length": utf16_len(text[:cmd_len])}]
         if edited:
@@ -204,7 +204,7 @@ class Emulator:
                                 "text": text}
         if text.startswith("/"):
             post["entities"] = [{"type": "bot_command", "offset": 0,
-                                 "length": utf16_len(text.split()[0])}]
+                                 "length": utf16_len(text.split(maxsplit=1)[0])}]
         return self._push({"channel_post": post})
 
     def inject_raw(self, update: dict[str, Any]) -> int:
