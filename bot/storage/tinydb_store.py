@@ -196,8 +196,12 @@ class TinyDBRepository:
             self._check_schema()
             self._load_partitions()
             self._replay_journal()
-            self._journal_fh = (self.folder / JOURNAL).open("ab")
+            if self._journal_fh is None:
+                self._journal_fh = (self.folder / JOURNAL).open("ab")
         except BaseException:
+            if self._journal_fh is not None:
+                self._journal_fh.close()
+                self._journal_fh = None
             self._release_lock()
             raise
 

@@ -1,0 +1,232 @@
+"""The TinyDB repository: round trips, indexes, atomicity under SIGKILL, durability, locking,
+migration and corruption handling."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.doctor import run_doctor
+from bot.errors import StorageCorruptError, StorageLockedError
+from bot.models import ChatKey, DeliveryStatus, FeedState, QuietHours, Topic, Vote
+from bot.storage import tinydb_store
+from bot.storage.tinydb_store import TinyDBRepository
+from tests.builders import T0, article, chat, delivery
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_round_trip_of_every_record(tmp_path: Path) -> None:
+    repo = TinyDBRepository(tmp_path)
+    c = chat(7, quiet=QuietHours("22:00", "07:00"), languages=("en", "lt"),
+             own_topics=(Topic("kw_x", "x", ("x*",), ("y",)),))
+    a = article(image_url="https://img.example/1.jpg", also_sources=("Other",))
+    repo.put_chat(c)
+    repo.add_article(a)
+    repo.add_deliveries([delivery(a.id, 7)])
+    repo.put_vote(Vote(a.id, 1, 1, T0))
+    repo.put_vote(Vote(a.id, 2, -1, T0))
+    repo.put_feed_state(FeedState("https://f", etag="e1", failures=2, last_success=T0))
+    repo.close()
+
+    again = TinyDBRepository(tmp_path)
+    assert again.get_chat(ChatKey(7)) == c
+    stored = again.get_article(a.id)
+    assert stored is not None and replace(stored, text="") == replace(a, text="")
+    assert again.article_for_key(a.keys[0]) == a.id
+    assert [d.article_id for d in again.pending(ChatKey(7))] == [a.id]
+    assert again.totals(a.id).yes == 1 and again.totals(a.id).no == 1
+    assert again.get_vote(a.id, 2) == -1
+    assert again.get_feed_state("https://f") == FeedState("https://f", etag="e1", failures=2,
+                                                          last_success=T0)
+    again.close()
+
+
+def test_votes_move_and_repeat(tmp_path: Path) -> None:
+    repo = TinyDBRepository(tmp_path)
+    a = article()
+    repo.add_article(a)
+    assert repo.put_vote(Vote(a.id, 1, 1, T0)) == repo.totals(a.id)
+    assert repo.totals(a.id).yes == 1
+    repo.put_vote(Vote(a.id, 1, 1, T0))
+    assert (repo.totals(a.id).yes, repo.totals(a.id).no) == (1, 0)
+    repo.put_vote(Vote(a.id, 1, -1, T0))
+    assert (repo.totals(a.id).yes, repo.totals(a.id).no) == (0, 1)
+    repo.close()
+
+
+def test_pending_index_and_status_changes(tmp_path: Path) -> None:
+    repo = TinyDBRepository(tmp_path)
+    a1, a2 = article(), article()
+    for a in (a1, a2):
+        repo.add_article(a)
+    assert repo.add_deliveries([delivery(a1.id, 1), delivery(a2.id, 1), delivery(a1.id, 2)]) == 3
+    assert repo.add_deliveries([delivery(a1.id, 1)]) == 0, "existing pairs are kept"
+    assert sorted(k.chat_id for k in repo.pending_chats()) == [1, 2]
+    d = repo.get_delivery(a1.id, ChatKey(1))
+    assert d is not None
+    repo.put_delivery(replace(d, status=DeliveryStatus.SENT, message_id=5))
+    assert [x.article_id for x in repo.pending(ChatKey(1))] == [a2.id]
+    repo.close()
+    again = TinyDBRepository(tmp_path)
+    assert [x.article_id for x in again.pending(ChatKey(1))] == [a2.id]
+    sent = again.get_delivery(a1.id, ChatKey(1))
+    assert sent is not None and sent.status is DeliveryStatus.SENT and sent.message_id == 5
+    again.close()
+
+
+def test_move_chat_on_migration(tmp_path: Path) -> None:
+    repo = TinyDBRepository(tmp_path)
+    a = article()
+    repo.add_article(a)
+    repo.put_chat(chat(-5, topics=frozenset({"belarus", "poland"})))
+    repo.add_deliveries([delivery(a.id, -5)])
+    repo.move_chat(-5, -1005)
+    assert repo.get_chat(ChatKey(-5)) is None
+    moved = repo.get_chat(ChatKey(-1005))
+    assert moved is not None and moved.topics == {"belarus", "poland"}
+    assert [d.chat for d in repo.pending()] == [ChatKey(-1005)]
+    repo.close()
+
+
+def test_prune_drops_old_months_and_their_files(tmp_path: Path) -> None:
+    repo = TinyDBRepository(tmp_path)
+    old = article(ingested_at=T0 - timedelta(days=70))
+    new = article()
+    for a in (old, new):
+        repo.add_article(a)
+        repo.put_vote(Vote(a.id, 1, 1, T0))
+    repo.checkpoint()
+    old_month = (T0 - timedelta(days=70)).strftime("%Y%m")
+    assert (tmp_path / f"articles-{old_month}.json").exists()
+    assert repo.prune(T0 - timedelta(days=30)) == 1
+    assert repo.get_article(old.id) is None and repo.get_article(new.id) is not None
+    assert repo.article_for_key(old.keys[0]) is None
+    assert not (tmp_path / f"articles-{old_month}.json").exists()
+    repo.close()
+
+
+def test_second_process_is_refused(tmp_path: Path) -> None:
+    repo = TinyDBRepository(tmp_path)
+    code = textwrap.dedent(f"""
+        from bot.storage.tinydb_store import TinyDBRepository
+        from bot.errors import StorageLockedError
+        try:
+            TinyDBRepository({str(tmp_path)!r})
+        except StorageLockedError as exc:
+            print("LOCKED", exc)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=30, check=False)
+    assert "LOCKED" in out.stdout and str(os.getpid()) in out.stdout
+    with pytest.raises(StorageLockedError):
+        TinyDBRepository(tmp_path)  # flock is per open file: same process is refused too
+    repo.close()
+    TinyDBRepository(tmp_path).close()
+
+
+def test_migration_from_schema_1(tmp_path: Path) -> None:
+    doc = {"key": "5:0", "type": "private", "languages": "en lt", "topics": ["belarus"]}
+    (tmp_path / "chats.json").write_text(json.dumps({"records": {"1": doc}}))
+    (tmp_path / "meta.json").write_text(json.dumps({"schema": 1}))
+    repo = TinyDBRepository(tmp_path)
+    migrated = repo.get_chat(ChatKey(5))
+    assert migrated is not None and migrated.languages == ("en", "lt")
+    repo.close()
+    assert json.loads((tmp_path / "meta.json").read_text())["schema"] == 2
+
+
+def test_corrupt_file_is_named_and_never_overwritten(tmp_path: Path) -> None:
+    repo = TinyDBRepository(tmp_path)
+    repo.put_chat(chat(1))
+    repo.checkpoint()
+    repo.put_chat(chat(1, title="second"))
+    repo.close()
+    path = tmp_path / "chats.json"
+    path.write_text(path.read_text()[:20])
+    with pytest.raises(StorageCorruptError, match="chats.json"):
+        TinyDBRepository(tmp_path)
+    assert len(path.read_text()) == 20, "the damaged file must be left for repair"
+    report = run_doctor(tmp_path, repair=True)
+    assert any("restored" in line for line in report.repaired)
+    repo = TinyDBRepository(tmp_path)
+    assert repo.get_chat(ChatKey(1)) is not None
+    repo.close()
+
+
+WRITER = textwrap.dedent("""
+    import sys
+    from datetime import UTC, datetime
+    from bot.models import Article, Vote, Chat, ChatKey, ChatType
+    from bot.storage import tinydb_store
+    tinydb_store.CHECKPOINT_EVERY = 25
+    repo = tinydb_store.TinyDBRepository(sys.argv[1])
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    start = int(sys.argv[2])
+    for i in range(start, start + 100000):
+        aid = f"{i:012x}"
+        repo.add_article(Article(aid, f"https://x/{i}", "t", "s", "f", "en", ("a.",), ("b",),
+                                 now, now, (f"u:{i}",)))
+        repo.put_vote(Vote(aid, i, 1, now))
+        repo.put_chat(Chat(ChatKey(i % 50), ChatType.PRIVATE, title=str(i)))
+        print(i, flush=True)  # acknowledged: the vote is durable now
+""")
+
+
+def test_sigkill_at_random_moments_leaves_valid_files_and_keeps_acked_writes(
+        tmp_path: Path) -> None:
+    rng = random.Random(7)
+    acked: list[int] = []
+    start = 0
+    for _ in range(50):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(start)],
+                                cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(0.25, 0.6))
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate()
+        numbers = [int(x) for x in out.split()]
+        acked += numbers
+        start = (numbers[-1] + 1) if numbers else start
+        for path in tmp_path.glob("*.json"):
+            json.loads(path.read_bytes() or b"{}")  # every data file parses
+    assert len(acked) > 100, "the writer never got going"
+    repo = TinyDBRepository(tmp_path)
+    missing = [i for i in acked if repo.totals(f"{i:012x}").yes != 1]
+    assert not missing, f"{len(missing)} acknowledged votes lost, e.g. {missing[:5]}"
+    repo.close()
+
+
+def test_checkpoint_rewrites_only_dirty_partitions(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = TinyDBRepository(tmp_path)
+    repo.add_article(article(ingested_at=T0 - timedelta(days=40)))
+    repo.add_article(article())
+    repo.checkpoint()
+    written: list[str] = []
+    real = tinydb_store.atomic_write
+
+    def spy(path: Path, payload: bytes, *, keep_previous: bool = True) -> None:
+        written.append(path.name)
+        real(path, payload, keep_previous=keep_previous)
+
+    monkeypatch.setattr(tinydb_store, "atomic_write", spy)
+    a = article()
+    repo.add_article(a)
+    repo.put_vote(Vote(a.id, 1, 1, T0))
+    repo.checkpoint()
+    month = T0.strftime("%Y%m")
+    old_month = (T0 - timedelta(days=40)).strftime("%Y%m")
+    assert f"articles-{month}.json" in written
+    assert f"articles-{old_month}.json" not in written
+    repo.close()
