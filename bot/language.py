@@ -1,45 +1,79 @@
-"""Language identification: langdetect (seeded) plus rules for what it gets wrong.
+"""Language identification: alphabet rules, py3langid and langdetect (seeded), voting.
 
-langdetect has no Belarusian (it answers ``uk`` or ``ru``) and mistakes some Cyrillic
-languages for each other. The alphabet settles most of those cases: only Belarusian uses
-``ў``; Belarusian writes both ``і`` and ``ы`` (Ukrainian has no ``ы``, Russian no ``і``);
-Kazakh, which also has both, has letters (``ә ғ қ ң ө ұ ү һ``) that Belarusian lacks.
+Measured on the lingua sentence sets (see BENCHMARKS.md): langdetect alone can't say
+Belarusian (it answers ``uk`` or ``ru``) and calls Kazakh and Bulgarian Russian or
+Belarusian; py3langid is stronger but calls some Russian sentences Bulgarian or Serbian.
+The alphabet settles most of those cases before any model votes:
+
+* Kazakh (``ә ғ қ ң ө ұ ү һ``), Serbian/Macedonian (``ј љ њ ћ ђ џ ѓ ќ ѕ``) letters: not ours.
+* ``ў``, or ``і`` with ``ы``: Belarusian. ``ї є ґ``, or ``і`` with ``и``: Ukrainian.
+* ``ы`` or ``э`` without ``і``: Russian. ``ъ`` before a consonant: Bulgarian.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from typing import Any
 
 from langdetect import DetectorFactory, detect_langs
 from langdetect.lang_detect_exception import LangDetectException
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 # langdetect is random unless seeded; the same text must always get the same answer.
 DetectorFactory.seed = 0
 
-SUPPORTED = ("en", "ru", "be", "uk", "lt", "pl", "de", "lv", "et")
+TARGETS = ("en", "ru", "be", "uk", "lt", "pl", "de", "lv", "et")
 _WORD = re.compile(r"\w+")
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _KAZAKH = set("әғқңөұүһӘҒҚҢӨҰҮҺ")
-_SERBIAN_MACEDONIAN = set("јљњћђџѓќѕЈЉЊЋЂЏЃЌЅ")
-_BELARUSIAN_ONLY = set("ўЎ")
-_UKRAINIAN_ONLY = set("їєґЇЄҐ")
+_SOUTH_SLAVIC = set("јљњћђџѓќѕЈЉЊЋЂЏЃЌЅ")
+_BULGARIAN_HARD_SIGN = re.compile(r"ъ[^еёюя\W]")
+_LATVIAN = set("āēīķļņģĀĒĪĶĻŅĢ")
+_LITHUANIAN = set("ėįųĖĮŲ")
+_POLISH = set("łśźżćńŁŚŹŻĆŃ")
 
 
-def _cyrillic_rule(text: str) -> str | None:
+@lru_cache(maxsize=1)
+def _langid() -> Any:
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def _cyrillic(text: str) -> str | None:
     letters = set(text)
-    if letters & (_KAZAKH | _SERBIAN_MACEDONIAN):
-        return None
-    if letters & _BELARUSIAN_ONLY:
-        return "be"
     lower = text.lower()
+    if letters & _KAZAKH:
+        return "kk"
+    if letters & _SOUTH_SLAVIC:
+        return "mk" if letters & set("ѓќѕЃЌЅ") else "sr"
+    if "ў" in lower:
+        return "be"
     has_i, has_y = "і" in lower, "ы" in lower
-    if letters & _UKRAINIAN_ONLY and not has_y:
+    if set("їєґ") & set(lower):
         return "uk"
     if has_i and has_y:
         return "be"
     if has_i and "и" in lower:
         return "uk"
+    if (has_y or "э" in lower) and not has_i:
+        if set("иъщ") & set(lower):
+            return "ru"
+        # Belarusian has neither и nor щ nor ъ; let the model choose between the two.
+        code = str(_langid().classify(text)[0])
+        return "be" if code == "be" else "ru"
+    if _BULGARIAN_HARD_SIGN.search(lower):
+        return "bg"
     return None
+
+
+def _langdetect(text: str) -> tuple[str, float]:
+    try:
+        ranked = detect_langs(text)
+    except LangDetectException:
+        return "", 0.0
+    if not ranked:
+        return "", 0.0
+    return str(ranked[0].lang).split("-")[0], float(ranked[0].prob)
 
 
 def detect_language(text: str, hint: str | None = None) -> str:
@@ -54,29 +88,36 @@ def detect_language(text: str, hint: str | None = None) -> str:
     """
     sample = text[:4000]
     words = _WORD.findall(sample)
+    if not words:
+        return hint or ""
     if len(words) < 3 and hint:
         return hint
+    letters = [ch for ch in sample if ch.isalpha()]
     cyrillic = len(_CYRILLIC.findall(sample))
-    letters = sum(1 for ch in sample if ch.isalpha())
-    if letters and cyrillic / letters > 0.5:
-        rule = _cyrillic_rule(sample)
+    if letters and cyrillic / len(letters) > 0.5:
+        rule = _cyrillic(sample)
         if rule:
             return rule
-    try:
-        ranked = detect_langs(sample)
-    except LangDetectException:
-        return hint or ""
-    if not ranked:
-        return hint or ""
-    best = ranked[0]
-    code = str(best.lang).split("-")[0]
-    if hint and (best.prob < 0.8 or len(words) < 8):
-        return hint
-    if code in ("uk", "ru", "bg", "mk") and letters and cyrillic / letters > 0.5:
-        # langdetect's guesses among Cyrillic languages are weak; trust the alphabet first.
-        lower = sample.lower()
-        if "ы" in lower or "э" in lower or "ъ" in lower:
-            return "ru" if "і" not in lower else "be"
-        if "і" in lower or "ї" in lower or "є" in lower:
-            return "uk"
-    return code
+        code, _prob = _langid().classify(sample)
+        # Without a telling letter the text is one of ru/bg/uk/be; the models' doubts about
+        # Russian are mostly Bulgarian or Serbian, which these letters would have shown.
+        if code in ("bg", "uk", "be", "mk", "sr"):
+            # Two models must agree before a letterless Cyrillic text is not Russian.
+            second, _ = _langdetect(sample)
+            return "ru" if second == "ru" else str(code)
+        return "ru"
+    chars = set(sample)
+    if chars & _LATVIAN and not chars & (_LITHUANIAN | _POLISH):
+        return "lv"
+    if chars & _LITHUANIAN and not chars & (_LATVIAN | _POLISH):
+        return "lt"
+    code, prob = _langid().classify(sample)
+    code = str(code)
+    if prob >= 0.9 or code in TARGETS:
+        if hint and prob < 0.5 and len(words) < 8:
+            return hint
+        return code
+    second, second_prob = _langdetect(sample)
+    if second in TARGETS and second_prob >= 0.5:
+        return second
+    return hint or code
