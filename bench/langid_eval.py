@@ -13,7 +13,7 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "lan
 
 
 def evaluate(fn, name: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    rows = [json.loads(line) for line in (CORPUS / f"{name}.jsonl").open()]
+    rows = [json.loads(line) for line in (CORPUS / f"{name}.jsonl").read_text().splitlines()]
     ok: collections.Counter[str] = collections.Counter()
     tot: collections.Counter[str] = collections.Counter()
     for r in rows:
@@ -26,7 +26,7 @@ def evaluate(fn, name: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
 
 def confusable_rate(fn) -> float:  # type: ignore[no-untyped-def]
     rows = [json.loads(line)
-            for line in (CORPUS / "lingua_sentences_confusable_langs.jsonl").open()]
+            for line in (CORPUS / "lingua_sentences_confusable_langs.jsonl").read_text().splitlines()]
     return sum(fn(r["text"]) in TARGETS for r in rows) / len(rows)
 
 

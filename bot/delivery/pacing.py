@@ -21,7 +21,7 @@ GROUP_INTERVAL = 3.05       # 20 messages/min per group or channel
 
 
 class Pacer:
-    """Reserves send slots: one global, evenly spaced schedule and one per chat."""
+    """Send slots: an evenly spaced global schedule and one schedule per chat."""
 
     def __init__(self, global_rate: float = GLOBAL_RATE,
                  private_interval: float = PRIVATE_INTERVAL,
@@ -35,26 +35,32 @@ class Pacer:
         self._next_chat: dict[int, float] = {}
         self._paused_until = 0.0
 
-    def reserve(self, chat_id: int, private: bool) -> float:
-        """Reserve the next slot for ``chat_id`` and return how long to wait for it."""
+    def reserve_chat(self, chat_id: int, private: bool) -> float:
+        """Reserve this chat's next slot; return how long until it."""
         now = self._now()
         chat_at = max(now, self._next_chat.get(chat_id, 0.0), self._paused_until)
         self._next_chat[chat_id] = chat_at + (self._private if private else self._group)
-        slot = max(chat_at, self._next_global)
-        self._next_global = slot + self._spacing
         if len(self._next_chat) > 50_000:
             self._next_chat = {k: v for k, v in self._next_chat.items() if v > now}
+        return chat_at - now
+
+    def reserve_global(self) -> float:
+        """Reserve the next global slot for a send that is ready now; return the wait."""
+        now = self._now()
+        slot = max(now, self._next_global, self._paused_until)
+        self._next_global = slot + self._spacing
         return slot - now
 
     async def wait(self, chat_id: int, private: bool) -> None:
-        """Sleep until this chat may be sent to."""
-        delay = self.reserve(chat_id, private)
+        """Sleep until this chat may be sent to and a global slot is free."""
+        delay = self.reserve_chat(chat_id, private)
         if delay > 0:
             await asyncio.sleep(delay)
-        # A global pause may have started while this task slept.
-        remaining = self._paused_until - self._now()
-        if remaining > 0:
-            await asyncio.sleep(remaining)
+        # Global slots go only to sends that are ready, so one chat's later messages never
+        # hold back other chats.
+        delay = self.reserve_global()
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     def delay_chat(self, chat_id: int, seconds: float) -> None:
         """Honour a 429 ``retry_after`` for one chat."""

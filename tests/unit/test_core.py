@@ -1,0 +1,171 @@
+"""The pure core: language, topics, summaries, schedule maths, pacing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.delivery.pacing import Pacer
+from bot.language import detect_language
+from bot.models import QuietHours, Topic
+from bot.schedule_math import in_quiet_hours, last_due, next_due, parse_hhmm
+from bot.summarize import summarize
+from bot.topics import TopicMatcher, find_topic
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+BELARUS = Topic("belarus", "Belarus",
+                ("Belarus", "Belarusian*", "Minsk", "Беларусь", "Беларуси", "белорус*",
+                 "Baltarusija*", "Białoru*"))
+LITHUANIA = Topic("lithuania", "Lithuania", ("Lithuania", "Vilnius", "Lietuv*", "Литва"),
+                  ("basketball",))
+
+
+# ------------------------------------------------------------------ language
+@pytest.mark.parametrize("lang", ["en", "ru", "be", "uk", "lt", "pl", "de", "lv", "et"])
+def test_each_target_language_on_vendored_sentences(lang: str) -> None:
+    rows = [json.loads(line) for line in (DATA / "langid_sample.jsonl").read_text().splitlines()]
+    mine = [r["text"] for r in rows if r["lang"] == lang]
+    assert len(mine) == 20
+    right = sum(detect_language(t) == lang for t in mine)
+    assert right >= 19, f"{lang}: {right}/20"
+
+
+def test_language_is_deterministic_and_uses_hint_for_short_text() -> None:
+    text = "Прэзідэнт сустрэўся з амбасадарамі ў Мінску і абмеркаваў эканамічныя пытанні."
+    assert {detect_language(text) for _ in range(5)} == {"be"}
+    assert detect_language("Minsk", hint="en") == "en"
+    assert detect_language("", hint="lt") == "lt"
+
+
+def test_kazakh_is_not_belarusian() -> None:
+    kazakh = "Қазақстан Республикасының Президенті бүгін үкімет отырысын өткізді және сөз сөйледі."
+    assert detect_language(kazakh) not in ("be", "ru", "uk")
+
+
+# ------------------------------------------------------------------ topics
+def test_aliases_match_inflections_scripts_and_word_boundaries() -> None:
+    m = TopicMatcher([BELARUS, LITHUANIA])
+    assert m.match("Opposition in Minsk", "") == ["belarus"]
+    assert m.match("", "Новости Беларуси сегодня") == ["belarus"]
+    assert m.match("", "Baltarusijai skirtos sankcijos") == ["belarus"]
+    assert m.match("", "Baltarusijos sienos") == [], "Baltarusija* needs the whole stem"
+    assert m.match("", "Sytuacja na Białorusi") == ["belarus"]
+    assert m.match("Lietuvos prezidentas", "") == ["lithuania"]
+    assert m.match("Lietuvoje", "") == ["lithuania"]
+    assert m.match("Minsky moment in markets", "") == [], "no match inside a longer word"
+    assert m.match("BELARUSIAN athletes", "") == ["belarus"]
+
+
+def test_exclusions_and_title_weight() -> None:
+    m = TopicMatcher([BELARUS, LITHUANIA])
+    assert m.match("Lithuania wins basketball final", "") == []
+    scores = m.scores("Belarus news", "Vilnius and Vilnius")
+    assert scores["belarus"] == 3 and scores["lithuania"] == 2
+
+
+def test_multiword_phrases_and_hostile_input_are_cheap() -> None:
+    m = TopicMatcher([Topic("kw", "kw", ("Ostrovets nuclear plant", "sport*"))])
+    assert m.match("", "the Ostrovets nuclear plant restarted") == ["kw"]
+    assert m.match("", "the Ostrovets nuclear station") == []
+    evil = Topic("evil", "evil", ("(a+)+$", "a" * 10_000, ".*", "[", "\\"))
+    m2 = TopicMatcher([evil])
+    assert m2.match("a" * 50_000, "(a+)+$ .* [ \\") == ["evil"]
+
+
+def test_find_topic_by_id_name_and_alias_in_any_script() -> None:
+    topics = [BELARUS, LITHUANIA]
+    assert find_topic(topics, "belarus") is BELARUS
+    assert find_topic(topics, "BELARUS") is BELARUS
+    assert find_topic(topics, "беларусь") is BELARUS
+    assert find_topic(topics, "Lietuvos") is LITHUANIA
+    assert find_topic(topics, "mars") is None
+    assert find_topic(topics, "<b>") is None
+
+
+# ------------------------------------------------------------------ summaries
+BODY = "\n".join([
+    "Belarusian authorities released 14 political prisoners on Tuesday after talks with US "
+    "envoys.",
+    "The group included a journalist who had spent four years in a penal colony.",
+    "Officials in Minsk did not comment on the terms of the release.",
+    "The European Union said it would study the decision carefully.",
+    "Exiled opposition leader Sviatlana Tsikhanouskaya welcomed the news but urged more "
+    "releases.",
+    "Rights groups say more than 1,100 political prisoners remain behind bars in Belarus.",
+])
+
+
+@pytest.mark.parametrize("algorithm", ["hybrid", "lexrank", "lsa", "textrank", "luhn",
+                                       "reduction", "sumbasic", "kl"])
+def test_summary_sentence_limit_order_and_body_only(algorithm: str) -> None:
+    title = "Belarus frees 14 political prisoners"
+    out = summarize(BODY + "\n" + title, title, "en", algorithm, 3)
+    assert 1 <= len(out) <= 3
+    body_sentences = BODY.split("\n")
+    positions = [body_sentences.index(s) for s in out]
+    assert positions == sorted(positions), "sentences keep article order"
+    assert title not in out
+
+
+def test_summary_of_russian_and_long_input_is_bounded() -> None:
+    text = " ".join(f"Предложение номер {i} о событиях в Минске и Вильнюсе." for i in range(400))
+    out = summarize(text, "Заголовок", "ru", "kl", 2)
+    assert len(out) == 2
+
+
+# ------------------------------------------------------------------ schedule maths
+def test_digest_due_across_dst_in_vilnius() -> None:
+    # Europe/Vilnius springs forward at 03:00 on 2026-03-29 and falls back on 2026-10-25.
+    dues = []
+    now = datetime(2026, 3, 27, 0, 0, tzinfo=UTC)
+    end = datetime(2026, 3, 31, 0, 0, tzinfo=UTC)
+    while now < end:
+        dues.append(last_due(now, "08:00", "Europe/Vilnius"))
+        now += timedelta(minutes=7)
+    days = sorted(set(dues))
+    assert [d.astimezone(UTC).hour for d in days] == [6, 6, 6, 5, 5][: len(days)]
+    assert len(days) == len({d.date() for d in days}), "exactly one due instant per day"
+    # On the fall-back day an ambiguous time still happens once.
+    autumn = [last_due(datetime(2026, 10, 25, h, tzinfo=UTC), "03:30", "Europe/Vilnius")
+              for h in range(0, 24)]
+    assert len({d for d in autumn if d.date() == datetime(2026, 10, 25).date()}) == 1
+
+
+def test_next_due_and_quiet_hours() -> None:
+    now = datetime(2026, 1, 10, 21, 0, tzinfo=UTC)  # 23:00 in Vilnius (UTC+2)
+    assert next_due(now, "08:00", "Europe/Vilnius") == datetime(2026, 1, 11, 6, 0, tzinfo=UTC)
+    quiet = QuietHours("22:00", "07:00")
+    assert in_quiet_hours(now, quiet, "Europe/Vilnius")
+    assert not in_quiet_hours(now, quiet, "UTC")
+    assert in_quiet_hours(datetime(2026, 1, 11, 4, 59, tzinfo=UTC), quiet, "Europe/Vilnius")
+    assert not in_quiet_hours(datetime(2026, 1, 11, 5, 0, tzinfo=UTC), quiet, "Europe/Vilnius")
+    assert not in_quiet_hours(now, None, "UTC")
+    with pytest.raises(ValueError):
+        parse_hhmm("24:00")
+    with pytest.raises(ValueError):
+        parse_hhmm("8")
+
+
+# ------------------------------------------------------------------ pacing
+def test_pacer_spaces_chats_and_global_rate() -> None:
+    clock = [0.0]
+    pacer = Pacer(global_rate=10, private_interval=1.0, group_interval=3.0,
+                  monotonic=lambda: clock[0])
+    waits = [pacer.reserve_chat(1, private=True) for _ in range(3)]
+    assert waits == pytest.approx([0.0, 1.0, 2.0])
+    group = [pacer.reserve_chat(-5, private=False) for _ in range(2)]
+    assert group == pytest.approx([0.0, 3.0])
+    many = [pacer.reserve_global() for _ in range(20)]
+    spacing = [b - a for a, b in zip(many, many[1:], strict=False)]
+    assert spacing == pytest.approx([0.1] * 19)
+    clock[0] = 100.0
+    assert pacer.reserve_global() == 0.0, "idle time is not owed later"
+    pacer.delay_chat(7, 5.0)
+    assert pacer.reserve_chat(7, private=True) == pytest.approx(5.0)
+    pacer.pause_all(10.0)
+    assert pacer.reserve_chat(8, private=True) == pytest.approx(10.0)
+    assert pacer.reserve_global() >= 10.0
