@@ -102,7 +102,10 @@ async def check_url(url: str, trusted_host: str | None) -> None:
         return
     addresses = await _addresses(host)
     if not all(addr.is_global for addr in addresses):
-        trusted = await _addresses(trusted_host) if trusted_host else set()
+        try:
+            trusted = await _addresses(trusted_host)
+        except FeedError:
+            trusted = set()
         if not addresses <= trusted:
             raise FetchBlockedError(
                 f"refused {host}: resolves to a non-public address (SSRF policy)")

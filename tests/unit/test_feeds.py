@@ -1,0 +1,248 @@
+"""Feeds against a real HTTP server on 127.0.0.1: fetching limits, SSRF policy, parsing,
+deduplication and backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.article.canonical import canonical_url
+from bot.clock import FakeClock
+from bot.errors import FeedError, FetchBlockedError
+from bot.feeds.fetch import Fetcher, check_url
+from bot.feeds.parse import parse_feed
+from bot.feeds.schedule import BACKOFF_CAP, next_poll
+from bot.ingest import Ingestor
+from bot.settings import load_settings
+from bot.storage.tinydb_store import TinyDBRepository
+from tests.conftest import corpus_or_skip, write_config
+from tests.newsserver import NewsServer, article_page, rss
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+LONG = [f"Paragraph {i}: officials in Minsk and Vilnius met to discuss border trade and the "
+        f"future of regional energy links, according to statements released on Monday."
+        for i in range(6)]
+
+
+@pytest.fixture
+def site() -> Iterator[NewsServer]:
+    s = NewsServer().start()
+    yield s
+    s.stop()
+
+
+# ------------------------------------------------------------------ parsing
+def test_vendored_belarusian_feeds_parse() -> None:
+    tut = parse_feed((DATA / "feeds" / "tut.by_main_2019-11-25.xml").read_bytes(),
+                     "https://news.tut.by/rss/index.rss")
+    assert len(tut.items) == 100
+    assert all(i.url.startswith("https://") or i.url.startswith("http://") for i in tut.items)
+    assert tut.items[0].title and "<" not in tut.items[0].title
+    onliner = parse_feed((DATA / "feeds" / "onliner.by_2021-10-26.xml").read_bytes(),
+                         "https://www.onliner.by/feed")
+    assert len(onliner.items) == 30 and all(i.published_at for i in onliner.items)
+
+
+def test_every_real_corpus_feed_parses_and_no_edge_case_crashes() -> None:
+    root = corpus_or_skip() / "feeds"
+    real = [p for p in (root / "real-news").rglob("*")
+            if p.suffix in (".xml", ".rss", ".atom")]
+    assert len(real) == 29
+    for path in real:
+        feed = parse_feed(path.read_bytes(), "https://example.org/feed")
+        assert feed.items, f"{path.name} gave no items"
+    edge = [p for p in (root / "edge-cases").rglob("*") if p.is_file() and p.suffix != ".md"]
+    assert len(edge) == 59
+    for path in edge:
+        try:
+            parse_feed(path.read_bytes(), "https://example.org/feed")
+        except FeedError:
+            pass  # refused cleanly is fine; any other exception fails the test
+
+
+def test_relative_links_html_titles_missing_dates_and_json_feed() -> None:
+    doc = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+      <item><title>&lt;b&gt;Bold&lt;/b&gt; title</title><link>/news/1</link></item>
+    </channel></rss>"""
+    feed = parse_feed(doc, "https://site.example/rss/feed.xml")
+    assert feed.items[0].url == "https://site.example/news/1"
+    assert feed.items[0].title == "Bold title"
+    assert feed.items[0].published_at is None
+    json_feed = b"""{"version": "https://jsonfeed.org/version/1.1", "title": "J",
+      "items": [{"id": "1", "url": "/a", "title": "Hello", "content_text": "Body",
+                 "date_published": "2026-01-02T03:04:05Z", "image": "https://i.example/x.jpg"}]}"""
+    jf = parse_feed(json_feed, "https://j.example/feed.json")
+    assert jf.items[0].url == "https://j.example/a"
+    assert jf.items[0].published_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert jf.items[0].image_url == "https://i.example/x.jpg"
+
+
+def test_billion_laughs_is_refused_quickly() -> None:
+    bomb = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">
+      <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+      <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+      <!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
+      <rss><channel><item><title>&lol9;</title><link>http://x/</link></item></channel></rss>"""
+    started = time.monotonic()
+    with pytest.raises(FeedError, match="entit"):
+        parse_feed(bomb, "https://x.example/")
+    assert time.monotonic() - started < 1.0
+
+
+# ------------------------------------------------------------------ fetching
+async def test_conditional_get_and_gzip(site: NewsServer) -> None:
+    site.set("/f.xml", rss("t", []) + " " * 5000, "application/rss+xml", etag='"v1"')
+    fetcher = Fetcher(timeout=5)
+    first = await fetcher.get(f"{site.url}/f.xml")
+    assert first.status == 200 and first.headers["etag"] == '"v1"'
+    assert first.body.startswith(b"<?xml"), "gzip is decoded"
+    second = await fetcher.get(f"{site.url}/f.xml", etag='"v1"')
+    assert second.not_modified
+    assert site.hits("/f.xml")[1]["if-none-match"] == '"v1"'
+    assert "newsbot" in site.hits("/f.xml")[0]["user-agent"]
+    await fetcher.close()
+
+
+async def test_size_cap_and_endless_body_are_bounded(site: NewsServer) -> None:
+    site.set("/big", b"x" * 300_000)
+    site.set("/endless", b"", endless=True)
+    fetcher = Fetcher(timeout=5, max_bytes=100_000)
+    big = await fetcher.get(f"{site.url}/big")
+    assert big.truncated and len(big.body) == 100_000
+    started = time.monotonic()
+    endless = await fetcher.get(f"{site.url}/endless")
+    assert endless.truncated and len(endless.body) == 100_000
+    assert time.monotonic() - started < 5
+    await fetcher.close()
+
+
+async def test_redirects_are_limited_and_rechecked(site: NewsServer) -> None:
+    site.set("/r1", b"", status=302, headers={"Location": "/r2"})
+    site.set("/r2", b"ok")
+    for i in range(10):
+        site.set(f"/loop{i}", b"", status=302, headers={"Location": f"/loop{i + 1}"})
+    site.set("/to-private", b"", status=302,
+             headers={"Location": "http://169.254.169.254/latest/meta-data"})
+    fetcher = Fetcher(timeout=5)
+    ok = await fetcher.get(f"{site.url}/r1")
+    assert ok.body == b"ok" and ok.url.endswith("/r2")
+    with pytest.raises(FeedError, match="redirects"):
+        await fetcher.get(f"{site.url}/loop0")
+    with pytest.raises(FetchBlockedError, match="non-public"):
+        await fetcher.get(f"{site.url}/to-private", trusted_host="127.0.0.1")
+    await fetcher.close()
+
+
+async def test_ssrf_policy() -> None:
+    await check_url("http://127.0.0.1:8000/a", trusted_host="127.0.0.1")
+    for bad in ("http://10.0.0.5/x", "http://192.168.1.1/", "http://169.254.169.254/",
+                "http://[::1]/", "http://127.0.0.1/"):
+        with pytest.raises(FetchBlockedError):
+            await check_url(bad, trusted_host="news.example")
+    for scheme in ("file:///etc/passwd", "gopher://x/", "ftp://x/"):
+        with pytest.raises(FetchBlockedError):
+            await check_url(scheme, trusted_host="news.example")
+
+
+async def test_slow_feed_does_not_delay_others(tmp_path: Path, site: NewsServer) -> None:
+    site.set("/slow.xml", rss("slow", []), "application/rss+xml", delay=3.0)
+    site.set("/fast.xml", rss("fast", [{"title": "Minsk news", "link": f"{site.url}/a",
+                                        "description": " ".join(LONG)}]), "application/rss+xml")
+    config = write_config(tmp_path, [(f"{site.url}/slow.xml", "Slow"),
+                                     (f"{site.url}/fast.xml", "Fast")])
+    settings = load_settings(config, env={})
+    fetcher = Fetcher(timeout=1.0)
+    ingestor = Ingestor(settings, fetcher, FakeClock(datetime(2026, 1, 1, tzinfo=UTC)))
+    started = time.monotonic()
+    results = await ingestor.run_once()
+    assert time.monotonic() - started < 2.5
+    slow, fast = results
+    assert not slow.ok and "timed out" in slow.error
+    assert fast.ok and "belarus" in fast.articles[0].topics
+    await fetcher.close()
+
+
+# ------------------------------------------------------------------ ingest behaviour
+async def test_dedupe_backoff_recovery_and_clusters(tmp_path: Path, site: NewsServer) -> None:
+    item = {"title": "Border talks in Minsk", "link": f"{site.url}/a/1?utm_source=rss",
+            "guid": "g1", "description": " ".join(LONG)}
+    site.set("/one.xml", rss("one", [item]), "application/rss+xml")
+    other = {"title": "Border talks held in Minsk", "link": f"{site.url}/b/9", "guid": "x9",
+             "description": " ".join(LONG)}
+    site.set("/two.xml", rss("two", [other]), "application/rss+xml")
+    config = write_config(tmp_path, [(f"{site.url}/one.xml", "One"),
+                                     (f"{site.url}/two.xml", "Two")])
+    settings = load_settings(config, env={})
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    repo = TinyDBRepository(tmp_path / "data", clock)
+    fetcher = Fetcher(timeout=5)
+    ingestor = Ingestor(settings, fetcher, clock, repo)
+    one, two = await ingestor.run_once(concurrency=1)
+    assert len(one.articles) == 1 and len(two.articles) == 1
+    assert two.articles[0].cluster_id == one.articles[0].id, "near-duplicate story clustered"
+    primary = repo.get_article(one.articles[0].id)
+    assert primary is not None and primary.also_sources == ("Two",)
+
+    # A changed GUID or extra tracking parameters for the same link: not new.
+    changed = dict(item, guid="g1-new", link=f"{site.url}/a/1?utm_medium=x&fbclid=1")
+    site.set("/one.xml", rss("one", [changed]), "application/rss+xml")
+    again = await Ingestor(settings, fetcher, clock, repo).poll(settings.feeds[0])
+    assert again.ok and again.articles == []
+
+    # Failure: backoff grows; never dropped; recovery resets it.
+    site.set("/one.xml", b"oops", status=500)
+    for expected in (1, 2):
+        failed = await ingestor.poll(settings.feeds[0])
+        assert not failed.ok and "HTTP 500" in failed.error
+        state = repo.get_feed_state(settings.feeds[0].url)
+        assert state is not None and state.failures == expected
+    site.set("/one.xml", rss("one", [item]), "application/rss+xml")
+    recovered = await ingestor.poll(settings.feeds[0])
+    state = repo.get_feed_state(settings.feeds[0].url)
+    assert recovered.ok and state is not None and state.failures == 0
+    await fetcher.close()
+    repo.close()
+
+
+async def test_teaser_fetches_page_and_filters_boilerplate(tmp_path: Path,
+                                                          site: NewsServer) -> None:
+    site.set("/a/2", article_page("Lithuania opens new border post", LONG))
+    site.set("/f.xml", rss("f", [{"title": "Lithuania opens new border post",
+                                  "link": f"{site.url}/a/2", "description": "Teaser…"}]),
+             "application/rss+xml")
+    config = write_config(tmp_path, [(f"{site.url}/f.xml", "F")])
+    settings = load_settings(config, env={})
+    fetcher = Fetcher(timeout=5)
+    result = await Ingestor(settings, fetcher, FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+                            ).poll(settings.feeds[0])
+    article = result.articles[0]
+    assert "lithuania" in article.topics and article.language == "en"
+    assert "Paragraph 0" in article.text
+    for junk in ("Loading comments", "Enjoyed this article", "newsletter"):
+        assert junk not in article.text
+        assert all(junk not in s for s in article.summary)
+    assert 1 <= len(article.summary) <= 3
+    await fetcher.close()
+
+
+def test_canonical_url() -> None:
+    a = canonical_url("http://WWW.Example.org/news/1/?utm_source=x&b=2&a=1#top")
+    assert a == canonical_url("https://example.org/news/1?a=1&b=2&fbclid=zz")
+
+
+def test_next_poll_backoff_cap_and_retry_after() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    import random
+    rng = random.Random(1)
+    assert next_poll(now, 600, rng=rng) - now <= timedelta(seconds=660)
+    capped = next_poll(now, 600, failures=30, rng=rng) - now
+    assert capped <= BACKOFF_CAP * 1.1
+    assert next_poll(now, 60, retry_after=1800, rng=rng) - now >= timedelta(seconds=1600)
+    assert next_poll(now, 60, max_age=900, rng=rng) - now >= timedelta(seconds=800)
+
+
