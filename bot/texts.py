@@ -58,7 +58,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "own_too_long": {"en": "A phrase can be at most {limit} characters."},
     "own_bad": {"en": "Put the phrase in quotes, e.g. /follow \"Ostrovets nuclear plant\" "
                       "-sport*. A phrase needs at least one letter or digit."},
-    "own_removed": {"en": "Removed the keyword topic <b>{topic}</b>."},
     "list": {"en": (
         "<b>This chat</b>\n"
         "Topics: {topics}\n"

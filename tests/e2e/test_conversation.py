@@ -1,0 +1,208 @@
+"""Every chat command through the Bot API emulator, with the real bot process polling it."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import BotProcess, write_config
+from tests.emulator.server import Emulator, Sent
+from tests.newsserver import NewsServer, rss
+
+ADMIN = 900
+_ids = itertools.count(20_000)
+
+
+@dataclass
+class Env:
+    emulator: Emulator
+    news: NewsServer
+    bot: BotProcess
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    tmp = tmp_path_factory.mktemp("conv")
+    emulator = Emulator().start()
+    news = NewsServer().start()
+    news.set("/feed.xml", rss("t", []), "application/rss+xml")
+    config = write_config(tmp, [(f"{news.url}/feed.xml", "Test")], admins=(ADMIN,))
+    bot = BotProcess(config, emulator).start()
+    yield Env(emulator, news, bot)
+    code = bot.stop(signal.SIGTERM)
+    emulator.stop()
+    news.stop()
+    assert code == 0, bot.log()
+    assert emulator.token not in bot.log()
+    assert "Traceback" not in bot.log(), bot.log()
+
+
+def say(env: Env, text: str, chat_id: int | None = None, user: int | None = None,
+        **kw: object) -> Sent:
+    chat_id = chat_id or next(_ids)
+    before = len(env.emulator.sent(chat_id))
+    env.emulator.inject_message(chat_id, user if user is not None else chat_id, text, **kw)
+    return env.emulator.wait_sent(chat_id, before + 1)[-1]
+
+
+def test_help_lists_commands_and_topics(env: Env) -> None:
+    for cmd in ("/start", "/help", "/help@newsbot_test_bot"):
+        reply = say(env, cmd)
+        for word in ("/follow", "/digest", "/timezone", "/quiet", "/lang", "Belarus",
+                     "Lithuania"):
+            assert word in reply.text
+
+
+def test_command_menu_registered_with_admin_scope(env: Env) -> None:
+    scopes = [c["scope"] for c in env.emulator.commands]
+    assert {"type": "default"} in scopes
+    assert {"type": "chat", "chat_id": ADMIN} in scopes
+
+
+def test_follow_by_alias_unknown_and_unsubscribe(env: Env) -> None:
+    chat = next(_ids)
+    assert "Belarus" in say(env, "/follow БЕЛАРУСЬ", chat).text
+    assert "already" in say(env, "/follow belarus", chat).text
+    unknown = say(env, "/follow Atlantis", chat)
+    assert "Atlantis" in unknown.text and "Lithuania" in unknown.text
+    assert "Lithuania" in say(env, "/follow Lietuvos", chat).text
+    listing = say(env, "/list", chat)
+    assert "Belarus" in listing.text and "Lithuania" in listing.text
+    assert "Unsubscribed" in say(env, "/unfollow belarus", chat).text
+    assert "doesn't follow" in say(env, "/unsubscribe belarus", chat).text
+    assert "all topics (1)" in say(env, "/unsubscribe all", chat).text
+
+
+def test_follow_keyboard_toggles_in_place(env: Env) -> None:
+    chat = next(_ids)
+    keyboard = say(env, "/follow", chat)
+    labels = [row[0][0] for row in keyboard.buttons()]
+    assert any("Belarus" in label and "➕" in label for label in labels)
+    row = next(i for i, label in enumerate(labels) if "Belarus" in label)
+    query = env.emulator.press(chat, keyboard, button=(row, 0))
+    env.emulator.wait_for(lambda: env.emulator.answer_for(query))
+    env.emulator.wait_for(lambda: "✅" in keyboard.buttons()[row][0][0])
+    assert "Belarus" in say(env, "/list", chat).text
+    topics = say(env, "/topics", chat)
+    assert "✅" in topics.buttons()[row][0][0]
+
+
+def test_settings_commands_and_their_errors(env: Env) -> None:
+    chat = next(_ids)
+    assert "Europe/Vilnius" in say(env, "/timezone Europe/Vilnius", chat).text
+    assert "not a time zone" in say(env, "/timezone Mars/Base", chat).text
+    assert "08:30" in say(env, "/digest 08:30", chat).text
+    assert "HH:MM" in say(env, "/digest 25:99", chat).text
+    assert "instant" in say(env, "/digest off", chat).text
+    assert "en lt" in say(env, "/lang en lt", chat).text
+    assert "ISO 639-1" in say(env, "/lang english", chat).text
+    assert "any language" in say(env, "/lang any", chat).text
+    assert "22:00-07:00" in say(env, "/quiet 22:00-07:00", chat).text
+    assert "HH:MM-HH:MM" in say(env, "/quiet late", chat).text
+    assert "photo" in say(env, "/images photo", chat).text
+    assert "preview" in say(env, "/images sometimes", chat).text
+    assert "ru" in say(env, "/language ru", chat).text
+    listing = say(env, "/list", chat)
+    for word in ("Europe/Vilnius", "22:00-07:00", "photo"):
+        assert word in listing.text
+
+
+def test_group_admin_member_and_anonymous_admin(env: Env) -> None:
+    group = -next(_ids)
+    env.emulator.chat(group, "supergroup", "Readers")
+    env.emulator.set_member(group, 11, "administrator")
+    env.emulator.set_member(group, 12, "member")
+    refused = say(env, "/follow belarus", group, 12, chat_type="supergroup")
+    assert "admins" in refused.text
+    assert "None" in say(env, "/list", group, 12, chat_type="supergroup").text or \
+        "Belarus" not in say(env, "/list", group, 12, chat_type="supergroup").text
+    assert "Following" in say(env, "/follow@newsbot_test_bot belarus", group, 11,
+                              chat_type="supergroup").text
+    anon = say(env, "/follow lithuania", group, None, chat_type="supergroup",
+               sender_chat=group)
+    assert "Following" in anon.text
+    assert "Lithuania" in say(env, "/list", group, 12, chat_type="supergroup").text
+
+
+def test_channel_post_is_obeyed(env: Env) -> None:
+    channel = -next(_ids)
+    env.emulator.inject_channel_post(channel, "/follow poland")
+    reply = env.emulator.wait_sent(channel)[0]
+    assert "Poland" in reply.text
+
+
+def test_edited_commands_and_non_text_are_ignored(env: Env) -> None:
+    chat = next(_ids)
+    env.emulator.inject_message(chat, chat, "/follow belarus", edited=True)
+    env.emulator.inject_raw({"message": {"message_id": 1, "date": 0,
+                                         "chat": {"id": chat, "type": "private",
+                                                  "first_name": "x"},
+                                         "from": {"id": chat, "is_bot": False,
+                                                  "first_name": "x"},
+                                         "sticker": {"file_id": "s", "file_unique_id": "s",
+                                                     "type": "regular", "width": 1,
+                                                     "height": 1, "is_animated": False,
+                                                     "is_video": False}}})
+    reply = say(env, "/list", chat)
+    assert "Belarus" not in reply.text
+    assert len(env.emulator.sent(chat)) == 1
+
+
+def test_stats_only_for_admins(env: Env) -> None:
+    assert "administrators" in say(env, "/stats", next(_ids)).text
+    stats = say(env, "/stats", ADMIN)
+    assert "Feeds" in stats.text and "Test" in stats.text
+
+
+def test_forged_and_unknown_callbacks_get_a_notice(env: Env) -> None:
+    chat = next(_ids)
+    msg = say(env, "/help", chat)
+    for data in ("v1|000000000000|y", "v9|zz|q", "garbage", "t1|nosuchtopic", "v1|abc|y"):
+        query = env.emulator.press(chat, msg, data=data)
+        answer = env.emulator.wait_for(lambda q=query: env.emulator.answer_for(q))
+        assert answer.get("text")
+
+
+HOSTILE = ["x" * 5000, "<b>bold</b> & <script>alert(1)</script>", "👍🏽👨‍👩‍👧 Ελλάδα",
+           "\u202eRTL override \u200f עברית", "ctrl \x00\x01\x07 chars", "&amp; &lt; &#0;",
+           '"unclosed quote', "\"\"", "-only -excludes", "*", '"' + "a" * 150 + '"']
+
+
+@pytest.mark.parametrize("arg", HOSTILE)
+def test_hostile_arguments_get_valid_replies(env: Env, arg: str) -> None:
+    chat = next(_ids)
+    for cmd in ("/follow", "/unsubscribe", "/timezone", "/lang", "/quiet", "/digest",
+                "/language", "/images"):
+        reply = say(env, f"{cmd} {arg}", chat)
+        assert reply.text.strip()
+    assert not [e for e in env.emulator.errors if e[0] == "sendMessage"]
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(arg=st.text(min_size=1, max_size=300))
+def test_any_argument_yields_an_accepted_reply(env: Env, arg: str) -> None:
+    chat = next(_ids)
+    cmd = ("/follow", "/timezone", "/lang", "/quiet", "/digest")[len(arg) % 5]
+    reply = say(env, f"{cmd} {arg}", chat)
+    assert reply.text.strip()
+    assert not [e for e in env.emulator.errors if e[0] == "sendMessage"]
+
+
+def test_own_keyword_topics(env: Env) -> None:
+    chat = next(_ids)
+    made = say(env, '/follow "Ostrovets nuclear plant" -sport*', chat)
+    assert "Ostrovets nuclear plant" in made.text and "sport*" in made.text
+    assert "Ostrovets" in say(env, "/list", chat).text
+    assert "Unsubscribed" in say(env, '/unsubscribe "ostrovets nuclear plant"', chat).text
+    for i in range(20):
+        say(env, f'/follow "phrase number {i}"', chat)
+    assert "maximum" in say(env, '/follow "one too many"', chat).text
+    assert "100" in say(env, '/follow "' + "y" * 101 + '"', chat).text
