@@ -25,8 +25,8 @@ def evaluate(fn, name: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
 
 
 def confusable_rate(fn) -> float:  # type: ignore[no-untyped-def]
-    rows = [json.loads(line)
-            for line in (CORPUS / "lingua_sentences_confusable_langs.jsonl").read_text().splitlines()]
+    path = CORPUS / "lingua_sentences_confusable_langs.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
     return sum(fn(r["text"]) in TARGETS for r in rows) / len(rows)
 
 

@@ -198,6 +198,10 @@ class DeliveryService:
                         await self._send_instant(current)
             except StorageError:
                 log.exception("storage failed while delivering", extra={"chat": chat_id})
+                self._retry_later(chat_id, 30.0)
+            except Exception:
+                log.exception("delivery worker failed", extra={"chat": chat_id})
+                self._retry_later(chat_id, 30.0)
             finally:
                 self._workers.pop(chat_id, None)
 

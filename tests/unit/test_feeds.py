@@ -3,7 +3,7 @@ deduplication and backoff."""
 
 from __future__ import annotations
 
-import asyncio
+import random
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -237,7 +237,6 @@ def test_canonical_url() -> None:
 
 def test_next_poll_backoff_cap_and_retry_after() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    import random
     rng = random.Random(1)
     assert next_poll(now, 600, rng=rng) - now <= timedelta(seconds=660)
     capped = next_poll(now, 600, failures=30, rng=rng) - now

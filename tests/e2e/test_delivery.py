@@ -1,0 +1,291 @@
+"""Delivery through the emulator with a fake clock: instant, quiet hours, digests (DST),
+splitting, vote order, Telegram's errors, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from telegram import Bot
+
+from bot.chats import ChatService
+from bot.clock import FakeClock
+from bot.delivery.pacing import Pacer
+from bot.delivery.queue import DeliveryService
+from bot.delivery.sender import TelegramSender
+from bot.models import (
+    Article,
+    ChatKey,
+    ChatType,
+    DeliveryMode,
+    DeliveryStatus,
+    ImageMode,
+    QuietHours,
+    Vote,
+)
+from bot.settings import Settings, load_settings
+from bot.storage.tinydb_store import TinyDBRepository
+from tests.builders import article, chat
+from tests.conftest import TOKEN, write_config
+from tests.emulator.server import Emulator
+
+START = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+
+
+class Rig:
+    def __init__(self, tmp: Path, emulator: Emulator, bot: Bot) -> None:
+        self.tmp = tmp
+        self.emulator = emulator
+        self.bot = bot
+        self.clock = FakeClock(START)
+        self.settings: Settings = load_settings(write_config(tmp, []), env={})
+        self.repo = TinyDBRepository(tmp / "data", self.clock)
+        self.make_service()
+
+    def make_service(self) -> None:
+        self.chats = ChatService(self.repo, self.settings, self.clock)
+        self.delivery = DeliveryService(
+            self.repo, self.settings, self.clock, self.chats,
+            Pacer(global_rate=500, private_interval=0.01, group_interval=0.01))
+        self.delivery.sender = TelegramSender(self.bot)  # type: ignore[arg-type]
+
+    def add_chat(self, chat_id: int, type_: ChatType = ChatType.PRIVATE, **kw: object) -> None:
+        self.emulator.chat(chat_id, type_.value)
+        self.repo.put_chat(chat(chat_id, type=type_, created_at=self.clock.now(),
+                                digest_since=self.clock.now(), **kw))
+
+    def store(self, *articles: Article) -> int:
+        for a in articles:
+            self.repo.add_article(a)
+        return self.delivery.fan_out(articles)
+
+    async def settle(self) -> None:
+        for _ in range(200):
+            await asyncio.sleep(0.02)
+            if not any(not t.done() for t in self.delivery._workers.values()):
+                return
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, emulator: Emulator) -> AsyncIterator[Rig]:
+    bot = Bot(TOKEN, base_url=emulator.base_url)
+    await bot.initialize()
+    r = Rig(tmp_path, emulator, bot)
+    yield r
+    await r.delivery.shutdown(1.0)
+    await bot.shutdown()
+    r.repo.close()
+
+
+def _mk(**kw: object) -> Article:
+    return article(ingested_at=START, published_at=START, **kw)
+
+
+async def test_instant_to_private_group_and_channel_with_language_filter(rig: Rig) -> None:
+    rig.add_chat(1)
+    rig.add_chat(-2, ChatType.SUPERGROUP)
+    rig.add_chat(-3, ChatType.CHANNEL)
+    rig.add_chat(4, languages=("lt",))
+    rig.add_chat(5, topics=frozenset({"poland"}))
+    a = _mk(title="Belarus & <friends>", language="en")
+    assert rig.store(a) == 3
+    await rig.settle()
+    for chat_id in (1, -2, -3):
+        [msg] = rig.emulator.sent(chat_id)
+        assert "Belarus &amp; &lt;friends&gt;" in msg.html
+        assert [b[0] for b in msg.buttons()[0]] == ["👍 Yes (0)", "👎 No (0)"]
+    assert rig.emulator.sent(4) == [] and rig.emulator.sent(5) == []
+    delivered = rig.repo.get_delivery(a.id, ChatKey(1))
+    assert delivered is not None and delivered.status is DeliveryStatus.SENT
+
+
+async def test_quiet_hours_hold_alerts_until_the_window_ends(rig: Rig) -> None:
+    # 12:00 UTC is 14:00 in Vilnius (UTC+2 before the DST change).
+    rig.add_chat(1, timezone="Europe/Vilnius", quiet=QuietHours("13:00", "15:00"))
+    rig.store(_mk())
+    await rig.delivery.tick()
+    await rig.settle()
+    assert rig.emulator.sent(1) == []
+    rig.clock.advance(timedelta(minutes=59))
+    await rig.delivery.tick()
+    await rig.settle()
+    assert rig.emulator.sent(1) == []
+    rig.clock.advance(timedelta(minutes=1))
+    await rig.delivery.tick()
+    await rig.settle()
+    assert len(rig.emulator.sent(1)) == 1
+
+
+async def test_digest_at_local_time_across_the_dst_change(rig: Rig) -> None:
+    rig.add_chat(1, mode=DeliveryMode.DIGEST, digest_time="08:00", timezone="Europe/Vilnius")
+    rig.store(_mk(title="Day one news"))
+    sent_at: list[datetime] = []
+    # Walk from 28 March 12:00 UTC to 31 March in 10-minute steps; DST starts 29 March.
+    while rig.clock.now() < datetime(2026, 3, 31, 12, 0, tzinfo=UTC):
+        before = len(rig.emulator.sent(1))
+        await rig.delivery.tick()
+        await rig.settle()
+        if len(rig.emulator.sent(1)) > before:
+            sent_at.append(rig.clock.now())
+        if rig.clock.now().hour == 20 and rig.clock.now().minute == 0:
+            rig.store(_mk(title=f"Evening news {rig.clock.now().day}"))
+        rig.clock.advance(timedelta(minutes=10))
+    # 29 March 08:00 local = 05:00 UTC (after the change), 30 and 31 March likewise.
+    assert [t.strftime("%d %H:%M") for t in sent_at] == ["29 05:00", "30 05:00", "31 05:00"]
+    digests = rig.emulator.sent(1)
+    assert "Day one news" in digests[0].text and "Evening news 28" in digests[0].text
+
+
+async def test_digest_splits_at_4096_and_keeps_every_article_once(rig: Rig) -> None:
+    rig.add_chat(1, mode=DeliveryMode.DIGEST)
+    long_summary = ("A long sentence about the border and the trade that goes on. " * 10,)
+    articles = [_mk(title=f"Story {i}", summary=long_summary) for i in range(30)]
+    rig.store(*articles)
+    sent = await rig.delivery.send_digest_now(ChatKey(1))
+    assert sent == 30
+    messages = rig.emulator.sent(1)
+    assert len(messages) >= 3
+    buttons = [data for m in messages for row in m.buttons() for _, data in row[:1]]
+    assert sorted(buttons) == sorted(f"v1|{a.id}|y" for a in articles)
+    assert all(len(m.text.encode("utf-16-le")) // 2 <= 4096 for m in messages)
+    assert not rig.emulator.errors
+    assert rig.repo.pending(ChatKey(1)) == []
+
+
+async def test_digest_order_follows_votes(rig: Rig) -> None:
+    rig.add_chat(1, mode=DeliveryMode.DIGEST)
+    liked = [_mk(title=f"Liked {i}", source="Good Source") for i in range(3)]
+    disliked = [_mk(title=f"Disliked {i}", source="Bad Source") for i in range(3)]
+    history = [_mk(title="old good", source="Good Source"),
+               _mk(title="old bad", source="Bad Source")]
+    for a in history:
+        rig.repo.add_article(a)
+    for user in range(20):
+        rig.repo.put_vote(Vote(history[0].id, user, 1, START))
+        rig.repo.put_vote(Vote(history[1].id, user, -1, START))
+    rig.store(*disliked, *liked)
+    await rig.delivery.send_digest_now(ChatKey(1))
+    text = rig.emulator.sent(1)[0].text
+    assert max(text.index(f"Liked {i}") for i in range(3)) < min(
+        text.index(f"Disliked {i}") for i in range(3))
+
+
+async def test_retry_after_is_honoured_and_message_sent_once(rig: Rig) -> None:
+    rig.emulator.limits = True
+    rig.add_chat(1)
+    a, b = _mk(), _mk()
+    rig.store(a, b)
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if len(rig.emulator.sent(1)) == 2:
+            break
+    assert len(rig.emulator.sent(1)) == 2
+    assert rig.emulator.count_429 >= 1, "the tight test pacer must have hit the limit"
+    assert rig.repo.pending(ChatKey(1)) == []
+
+
+async def test_blocked_chat_goes_inactive_and_is_dropped(rig: Rig) -> None:
+    rig.add_chat(1)
+    rig.emulator.chats[1].blocked = True
+    rig.store(_mk(), _mk())
+    await rig.settle()
+    stored = rig.repo.get_chat(ChatKey(1))
+    assert stored is not None and not stored.active
+    assert rig.repo.pending(ChatKey(1)) == []
+    rig.emulator.chats[1].blocked = False
+    rig.store(_mk())
+    await rig.settle()
+    assert rig.emulator.sent(1) == [], "an inactive chat gets nothing more"
+
+
+async def test_chat_not_found_goes_inactive(rig: Rig) -> None:
+    rig.add_chat(1)
+    rig.emulator.chats[1].not_found = True
+    rig.store(_mk())
+    await rig.settle()
+    stored = rig.repo.get_chat(ChatKey(1))
+    assert stored is not None and not stored.active
+
+
+async def test_group_migration_moves_subscriptions_and_sends_there(rig: Rig) -> None:
+    rig.add_chat(-10, ChatType.GROUP, topics=frozenset({"belarus", "poland"}))
+    rig.emulator.chats[-10].migrate_to = -10010
+    rig.emulator.chat(-10010, "supergroup")
+    rig.store(_mk())
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if rig.emulator.sent(-10010):
+            break
+    assert len(rig.emulator.sent(-10010)) == 1
+    moved = rig.repo.get_chat(ChatKey(-10010))
+    assert moved is not None and moved.topics == {"belarus", "poland"}
+    assert rig.repo.get_chat(ChatKey(-10)) is None
+
+
+async def test_server_errors_are_retried_until_sent(rig: Rig) -> None:
+    rig.add_chat(1)
+    rig.emulator.fail_next = 2
+    rig.store(_mk())
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if rig.emulator.sent(1):
+            break
+    assert len(rig.emulator.sent(1)) == 1
+    assert rig.delivery.retried_total == 2
+
+
+async def test_restart_sends_pending_once(rig: Rig) -> None:
+    rig.add_chat(1)
+    sender = rig.delivery.sender
+    rig.delivery.sender = None  # "crash" before anything is sent
+    arts = [_mk() for _ in range(3)]
+    rig.store(*arts)
+    first = rig.repo.get_delivery(arts[0].id, ChatKey(1))
+    assert first is not None
+    rig.repo.put_delivery(replace(first, status=DeliveryStatus.SENT))  # one went out before
+    rig.repo.close()
+    rig.repo = TinyDBRepository(rig.tmp / "data", rig.clock)
+    rig.make_service()
+    assert sender is not None
+    rig.delivery.kick()
+    await rig.settle()
+    assert len(rig.emulator.sent(1)) == 2
+    rig.delivery.kick()
+    await rig.settle()
+    assert len(rig.emulator.sent(1)) == 2, "nothing marked sent is sent again"
+
+
+async def test_photo_and_preview_modes(rig: Rig) -> None:
+    rig.add_chat(1, images=ImageMode.PHOTO)
+    rig.add_chat(2, images=ImageMode.PREVIEW)
+    rig.add_chat(3, images=ImageMode.OFF)
+    rig.store(_mk(image_url="https://img.example/lead.jpg"))
+    await rig.settle()
+    [photo] = rig.emulator.sent(1)
+    assert photo.method == "sendPhoto" and len(photo.text) <= 1024
+    [preview] = rig.emulator.sent(2)
+    assert '"url": "https://img.example/lead.jpg"' in str(preview.params["link_preview_options"])
+    [plain] = rig.emulator.sent(3)
+    assert "is_disabled" in str(plain.params["link_preview_options"])
+
+
+async def test_forum_threads_are_isolated(rig: Rig) -> None:
+    rig.emulator.chat(-50, "supergroup", is_forum=True)
+    rig.repo.put_chat(replace(chat(-50, type=ChatType.SUPERGROUP), key=ChatKey(-50, 7)))
+    rig.repo.put_chat(replace(chat(-50, type=ChatType.SUPERGROUP,
+                                   topics=frozenset({"poland"})), key=ChatKey(-50, 9)))
+    rig.store(_mk())
+    await rig.settle()
+    [msg] = rig.emulator.sent(-50)
+    assert msg.thread_id == 7
+    rig.emulator.chats[-50].deleted_threads.add(7)
+    rig.store(_mk())
+    await rig.settle()
+    gone = rig.repo.get_chat(ChatKey(-50, 7))
+    assert gone is not None and not gone.active
+    other = rig.repo.get_chat(ChatKey(-50, 9))
+    assert other is not None and other.active
