@@ -106,13 +106,16 @@ def detect_language(text: str, hint: str | None = None) -> str:
             second, _ = _langdetect(sample)
             return "ru" if second == "ru" else str(code)
         return "ru"
-    chars = set(sample)
-    if chars & _LATVIAN and not chars & (_LITHUANIAN | _POLISH):
-        return "lv"
-    if chars & _LITHUANIAN and not chars & (_LATVIAN | _POLISH):
-        return "lt"
     code, prob = _langid().classify(sample)
     code = str(code)
+    # Between the Baltic languages (and their neighbours) the letters decide; a name such as
+    # "Nausėda" in an English text must not, so this only settles the models' Baltic doubts.
+    if code in ("lv", "lt", "et", "pl", "sl", "hr", "sk", "cs"):
+        chars = set(sample)
+        if chars & _LATVIAN and not chars & (_LITHUANIAN | _POLISH):
+            return "lv"
+        if chars & _LITHUANIAN and not chars & (_LATVIAN | _POLISH):
+            return "lt"
     if prob >= 0.9 or code in TARGETS:
         if hint and prob < 0.5 and len(words) < 8:
             return hint

@@ -169,3 +169,9 @@ def test_pacer_spaces_chats_and_global_rate() -> None:
     pacer.pause_all(10.0)
     assert pacer.reserve_chat(8, private=True) == pytest.approx(10.0)
     assert pacer.reserve_global() >= 10.0
+
+
+def test_names_with_baltic_letters_do_not_change_an_english_text() -> None:
+    text = ("President Gitanas Nausėda and Prime Minister Evika Siliņa met in Vilnius on "
+            "Monday to discuss the new rail link between the two capitals.")
+    assert detect_language(text) == "en"
