@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
+from telegram.error import RetryAfter
 from telegram.ext import ContextTypes
 
 from bot.models import ChatKey, ChatType
@@ -11,6 +14,7 @@ from bot.render import utf16_len
 from bot.services import SERVICES_KEY, Services
 
 MAX_REPLY = 4000
+REPLY_ATTEMPTS = 3
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -57,7 +61,22 @@ async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE, html_text: s
         return
     if utf16_len(html_text) > MAX_REPLY:
         html_text = html_text[:MAX_REPLY].rsplit("\n", 1)[0]
-    await context.bot.send_message(
-        key.chat_id, html_text, parse_mode=ParseMode.HTML, reply_markup=markup,
-        message_thread_id=key.thread_id or None,
-        link_preview_options=LinkPreviewOptions(is_disabled=True))
+    chat = update.effective_chat
+    private = chat is not None and chat.type == "private"
+    pacer = services(context).delivery.pacer
+    for attempt in range(REPLY_ATTEMPTS):
+        # Replies share the pacer with broadcasts: they take the chat's next slot (at most
+        # one interval away) instead of queueing behind a whole broadcast.
+        await pacer.wait(key.chat_id, private)
+        try:
+            await context.bot.send_message(
+                key.chat_id, html_text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                message_thread_id=key.thread_id or None,
+                link_preview_options=LinkPreviewOptions(is_disabled=True))
+            return
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            pacer.delay_chat(key.chat_id, seconds)
+            if attempt == REPLY_ATTEMPTS - 1:
+                raise

@@ -176,10 +176,9 @@ HOSTILE = ["x" * 5000, "<b>bold</b> & <script>alert(1)</script>", "👍🏽👨�
 
 @pytest.mark.parametrize("arg", HOSTILE)
 def test_hostile_arguments_get_valid_replies(env: Env, arg: str) -> None:
-    chat = next(_ids)
     for cmd in ("/follow", "/unsubscribe", "/timezone", "/lang", "/quiet", "/digest",
                 "/language", "/images"):
-        reply = say(env, f"{cmd} {arg}", chat)
+        reply = say(env, f"{cmd} {arg}", next(_ids))
         assert reply.text.strip()
     assert not [e for e in env.emulator.errors if e[0] == "sendMessage"]
 
