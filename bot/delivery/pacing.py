@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable
 
 GLOBAL_RATE = 25.0          # messages/s for broadcasts; Telegram allows about 30
 PRIVATE_INTERVAL = 1.05     # seconds between messages to one private chat
-GROUP_INTERVAL = 3.05       # 20 messages/min per group or channel
+GROUP_PER_MINUTE = 20       # messages in any 60 s window per group or channel
+GROUP_WINDOW = 60.5
 
 
 class Pacer:
@@ -25,11 +27,14 @@ class Pacer:
 
     def __init__(self, global_rate: float = GLOBAL_RATE,
                  private_interval: float = PRIVATE_INTERVAL,
-                 group_interval: float = GROUP_INTERVAL,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 group_per_minute: int = GROUP_PER_MINUTE,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 group_window: float = GROUP_WINDOW) -> None:
         self._spacing = 1.0 / global_rate if global_rate > 0 else 0.0
         self._private = private_interval
-        self._group = group_interval
+        self._group_cap = group_per_minute
+        self._group_window = group_window
+        self._group_sends: dict[int, deque[float]] = {}
         self._now = monotonic
         self._next_global = 0.0
         self._next_chat: dict[int, float] = {}
@@ -39,9 +44,22 @@ class Pacer:
         """Reserve this chat's next slot; return how long until it."""
         now = self._now()
         chat_at = max(now, self._next_chat.get(chat_id, 0.0), self._paused_until)
-        self._next_chat[chat_id] = chat_at + (self._private if private else self._group)
+        if private:
+            self._next_chat[chat_id] = chat_at + self._private
+        else:
+            # Groups and channels have a budget per minute, not a spacing: a burst of replies
+            # goes out at once, and the 21st message waits for the window to move on.
+            sends = self._group_sends.setdefault(chat_id, deque())
+            while sends and sends[0] <= chat_at - self._group_window:
+                sends.popleft()
+            if len(sends) >= self._group_cap:
+                chat_at = max(chat_at, sends[-self._group_cap] + self._group_window)
+            sends.append(chat_at)
         if len(self._next_chat) > 50_000:
             self._next_chat = {k: v for k, v in self._next_chat.items() if v > now}
+        if len(self._group_sends) > 50_000:
+            self._group_sends = {k: v for k, v in self._group_sends.items()
+                                 if v and v[-1] > now - self._group_window}
         return chat_at - now
 
     def reserve_global(self) -> float:

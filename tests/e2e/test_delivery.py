@@ -50,7 +50,7 @@ class Rig:
         self.chats = ChatService(self.repo, self.settings, self.clock)
         self.delivery = DeliveryService(
             self.repo, self.settings, self.clock, self.chats,
-            Pacer(global_rate=500, private_interval=0.01, group_interval=0.01))
+            Pacer(global_rate=500, private_interval=0.01, group_per_minute=1000))
         self.delivery.sender = TelegramSender(self.bot)  # type: ignore[arg-type]
 
     def add_chat(self, chat_id: int, type_: ChatType = ChatType.PRIVATE, **kw: object) -> None:

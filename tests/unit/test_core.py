@@ -153,12 +153,13 @@ def test_next_due_and_quiet_hours() -> None:
 # ------------------------------------------------------------------ pacing
 def test_pacer_spaces_chats_and_global_rate() -> None:
     clock = [0.0]
-    pacer = Pacer(global_rate=10, private_interval=1.0, group_interval=3.0,
-                  monotonic=lambda: clock[0])
+    pacer = Pacer(global_rate=10, private_interval=1.0, group_per_minute=20,
+                  monotonic=lambda: clock[0], group_window=60.0)
     waits = [pacer.reserve_chat(1, private=True) for _ in range(3)]
     assert waits == pytest.approx([0.0, 1.0, 2.0])
-    group = [pacer.reserve_chat(-5, private=False) for _ in range(2)]
-    assert group == pytest.approx([0.0, 3.0])
+    group = [pacer.reserve_chat(-5, private=False) for _ in range(25)]
+    assert group[:20] == pytest.approx([0.0] * 20), "a burst within the minute's budget"
+    assert group[20:] == pytest.approx([60.0] * 5), "then the window must move on"
     many = [pacer.reserve_global() for _ in range(20)]
     spacing = [b - a for a, b in zip(many, many[1:], strict=False)]
     assert spacing == pytest.approx([0.1] * 19)
