@@ -22,10 +22,13 @@ import fcntl
 import json
 import os
 import zlib
+from array import array
+
+import orjson
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +49,7 @@ from bot.models import (
 )
 from bot.storage import codec
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TABLE = "records"
 VOTE_BUCKETS = 16
 JOURNAL = "journal.jsonl"
@@ -100,22 +103,25 @@ class AtomicJSONStorage(Storage):
             return None
         if not raw.strip():
             return None
-        data = json.loads(raw)
+        data = orjson.loads(raw)
         if not isinstance(data, dict):
             raise ValueError("top level is not an object")
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         """Replace the database atomically."""
-        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-        atomic_write(self.path, payload, keep_previous=self.keep_previous)
+        atomic_write(self.path, orjson.dumps(data), keep_previous=self.keep_previous)
 
     def close(self) -> None:
         """Nothing to release: files are opened per operation."""
 
 
 def _month(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y%m")
+    utc = when if when.utcoffset() == _ZERO else when.astimezone(UTC)
+    return f"{utc.year:04d}{utc.month:02d}"
+
+
+_ZERO = timedelta(0)
 
 
 def _bucket(article_id: str) -> int:
@@ -138,7 +144,21 @@ def _migrate_1_to_2(folder: Path) -> None:
         storage.write(data)
 
 
-MIGRATIONS: dict[int, Migration] = {1: _migrate_1_to_2}
+def _migrate_2_to_3(folder: Path) -> None:
+    """Schema 2 kept votes as a ``{user: value}`` map; 3 keeps Yes and No id lists."""
+    for path in folder.glob("votes-*.json"):
+        storage = AtomicJSONStorage(path)
+        data = storage.read() or {}
+        for doc in data.get(TABLE, {}).values():
+            users = doc.pop("u", None)
+            if users is not None:
+                doc["y"] = [int(u) for u, v in users.items() if v > 0]
+                doc["n"] = [int(u) for u, v in users.items() if v < 0]
+        if data:
+            storage.write(data)
+
+
+MIGRATIONS: dict[int, Migration] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 class TinyDBRepository:
@@ -164,8 +184,9 @@ class TinyDBRepository:
         self._deliveries: dict[tuple[str, ChatKey], Delivery] = {}
         self._deliveries_by_article: dict[str, set[ChatKey]] = defaultdict(set)
         self._pending: dict[ChatKey, dict[str, Delivery]] = defaultdict(dict)
-        self._votes: dict[str, dict[int, int]] = {}
-        self._totals: dict[str, list[int]] = {}
+        # Per article: the user ids that voted Yes and No, as 8-byte arrays (a million votes
+        # in ~16 MB instead of ~100 MB of dict entries); totals are their lengths.
+        self._votes: dict[str, tuple[array[int], array[int]]] = {}
         self._open()
 
     # ------------------------------------------------------------------ open / close
@@ -277,10 +298,8 @@ class TinyDBRepository:
 
     def _load_votes(self, doc: dict[str, Any]) -> None:
         article_id = str(doc["a"])
-        users = {int(u): int(v) for u, v in doc["u"].items()}
-        self._votes[article_id] = users
-        yes = sum(1 for v in users.values() if v > 0)
-        self._totals[article_id] = [yes, len(users) - yes]
+        # Yes and No voters as two id lists: compact on disk and loaded at C speed.
+        self._votes[article_id] = (array("q", doc["y"]), array("q", doc["n"]))
 
     def _replay_journal(self) -> None:
         path = self.folder / JOURNAL
@@ -291,7 +310,7 @@ class TinyDBRepository:
             if not line.strip():
                 continue
             try:
-                op = json.loads(line)
+                op = orjson.loads(line)
                 self._apply(op)
             except (ValueError, KeyError, TypeError, IndexError):
                 # Only a torn final line (a write cut by a crash, never acknowledged) may fail.
@@ -328,8 +347,7 @@ class TinyDBRepository:
 
     def _log(self, op: list[Any]) -> None:
         self._apply(op)
-        self._pending_lines.append(
-            json.dumps(op, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
+        self._pending_lines.append(orjson.dumps(op) + b"\n")
         if self._batch_depth == 0:
             self._flush()
 
@@ -386,18 +404,11 @@ class TinyDBRepository:
                 self._dirty.add(self._delivery_partition(old.article_id, old.created_at))
         elif kind == "v":
             article_id, user_id, value = str(op[1]), int(op[2]), int(op[3])
-            users = self._votes.setdefault(article_id, {})
-            totals = self._totals.setdefault(article_id, [0, 0])
-            before = users.get(user_id, 0)
-            if before > 0:
-                totals[0] -= 1
-            elif before < 0:
-                totals[1] -= 1
-            users[user_id] = value
-            if value > 0:
-                totals[0] += 1
-            else:
-                totals[1] += 1
+            yes, no = self._votes.setdefault(article_id, (array("q"), array("q")))
+            for side in (yes, no):
+                if user_id in side:
+                    side.remove(user_id)
+            (yes if value > 0 else no).append(user_id)
             self._dirty.add(self._vote_partition(article_id))
         else:
             raise ValueError(f"unknown journal op {kind!r}")
@@ -446,8 +457,12 @@ class TinyDBRepository:
         if kind == "votes":
             month, _, bucket = rest.partition("-")
             ids = self._month_articles.get(month, ())
-            return [{"a": a, "u": {str(u): v for u, v in self._votes[a].items()}}
-                    for a in sorted(ids) if a in self._votes and _bucket(a) == int(bucket)]
+            docs = []
+            for a in sorted(ids):
+                if a in self._votes and _bucket(a) == int(bucket):
+                    yes, no = self._votes[a]
+                    docs.append({"a": a, "y": yes.tolist(), "n": no.tolist()})
+            return docs
         raise ValueError(name)
 
     def checkpoint(self) -> None:
@@ -569,22 +584,27 @@ class TinyDBRepository:
     def put_vote(self, vote: Vote) -> VoteTotals:
         """Set a user's vote on an article durably and return the new totals."""
         value = 1 if vote.value > 0 else -1
-        if self._votes.get(vote.article_id, {}).get(vote.user_id) != value:
+        if self.get_vote(vote.article_id, vote.user_id) != value:
             self._log(["v", vote.article_id, vote.user_id, value])
         return self.totals(vote.article_id)
 
     def get_vote(self, article_id: str, user_id: int) -> int:
         """Return +1, -1 or 0 (no vote)."""
-        return self._votes.get(article_id, {}).get(user_id, 0)
+        sides = self._votes.get(article_id)
+        if sides is None:
+            return 0
+        if user_id in sides[0]:
+            return 1
+        return -1 if user_id in sides[1] else 0
 
     def totals(self, article_id: str) -> VoteTotals:
         """Return the vote totals of an article."""
-        yes, no = self._totals.get(article_id, (0, 0))
-        return VoteTotals(yes, no)
+        sides = self._votes.get(article_id)
+        return VoteTotals(len(sides[0]), len(sides[1])) if sides else VoteTotals()
 
     def vote_count(self) -> int:
         """Return how many votes are stored."""
-        return sum(y + n for y, n in self._totals.values())
+        return sum(len(y) + len(n) for y, n in self._votes.values())
 
     # ------------------------------------------------------------------ feeds
     def get_feed_state(self, url: str) -> FeedState | None:
@@ -624,7 +644,6 @@ class TinyDBRepository:
                     if not bucket:
                         del self._pending[chat]
             self._votes.pop(article.id, None)
-            self._totals.pop(article.id, None)
         for month in [m for m, ids in self._month_articles.items() if not ids]:
             del self._month_articles[month]
         if old:

@@ -144,7 +144,7 @@ def test_migration_from_schema_1(tmp_path: Path) -> None:
     migrated = repo.get_chat(ChatKey(5))
     assert migrated is not None and migrated.languages == ("en", "lt")
     repo.close()
-    assert json.loads((tmp_path / "meta.json").read_text())["schema"] == 2
+    assert json.loads((tmp_path / "meta.json").read_text())["schema"] == 3
 
 
 def test_corrupt_file_is_named_and_never_overwritten(tmp_path: Path) -> None:
