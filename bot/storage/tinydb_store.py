@@ -6,7 +6,7 @@ Layout of the data folder (see the README's Design notes for the why):
 * ``journal.jsonl``: every change since the last checkpoint, one JSON line each, appended and
   fsynced before a write returns. This is what makes a write durable in O(1).
 * partition files, each a TinyDB database with one table ``records``:
-  ``chats.json``, ``feeds.json``, ``articles-YYYYMM.json``, ``deliveries-YYYYMM.json`` and
+  ``chats.json``, ``feeds.json``, ``articles-YYYYMMDD.json``, ``deliveries-YYYYMMDD.json`` and
   ``votes-YYYYMM-BB.json`` (article month, 16 hash buckets). A checkpoint rewrites only the
   partitions that changed, atomically (temp file, fsync, ``os.replace``, directory fsync), and
   keeps the previous generation as ``*.prev`` for ``newsbot doctor --repair``.
@@ -116,9 +116,14 @@ class AtomicJSONStorage(Storage):
         """Nothing to release: files are opened per operation."""
 
 
-def _month(when: datetime) -> str:
+def _day(when: datetime) -> str:
     utc = when if when.utcoffset() == _ZERO else when.astimezone(UTC)
-    return f"{utc.year:04d}{utc.month:02d}"
+    return f"{utc.year:04d}{utc.month:02d}{utc.day:02d}"
+
+
+def _iso_day(iso: str) -> str:
+    """``YYYYMMDD`` of a UTC ISO timestamp written by ``codec.dt_out``."""
+    return iso[0:4] + iso[5:7] + iso[8:10]
 
 
 _ZERO = timedelta(0)
@@ -177,9 +182,12 @@ class TinyDBRepository:
 
         self._chats: dict[ChatKey, Chat] = {}
         self._feeds: dict[str, FeedState] = {}
-        self._articles: dict[str, Article] = {}
-        self._article_month: dict[str, str] = {}
-        self._month_articles: dict[str, set[str]] = defaultdict(set)
+        # Articles loaded from disk stay as their stored JSON (bytes) until first read: most are
+        # never read again, and 100,000 decoded articles would double the time to open and
+        # triple the memory.
+        self._articles: dict[str, Article | bytes] = {}
+        self._article_day: dict[str, str] = {}
+        self._day_articles: dict[str, set[str]] = defaultdict(set)
         self._keys: dict[str, str] = {}
         self._deliveries: dict[tuple[str, ChatKey], Delivery] = {}
         self._deliveries_by_article: dict[str, set[ChatKey]] = defaultdict(set)
@@ -291,7 +299,14 @@ class TinyDBRepository:
         self._feeds[state.url] = state
 
     def _load_article(self, doc: dict[str, Any]) -> None:
-        self._index_article(codec.article_in(doc))
+        article_id = str(doc["id"])
+        # A copy: orjson's own buffer is over-allocated, ~8 KB of heap per small document.
+        self._articles[article_id] = bytes(memoryview(orjson.dumps(doc)))
+        day = _iso_day(str(doc["ingested"]))
+        self._article_day[article_id] = day
+        self._day_articles[day].add(article_id)
+        for key in doc.get("keys", ()):
+            self._keys.setdefault(key, article_id)
 
     def _load_delivery(self, doc: dict[str, Any]) -> None:
         self._index_delivery(codec.delivery_in(doc))
@@ -388,7 +403,7 @@ class TinyDBRepository:
         elif kind == "a":
             article = codec.article_in(op[1])
             self._index_article(article)
-            self._dirty.add(f"articles-{self._article_month[article.id]}")
+            self._dirty.add(f"articles-{self._article_day[article.id]}")
         elif kind == "d":
             delivery = codec.delivery_in(op[1])
             self._index_delivery(delivery)
@@ -415,9 +430,9 @@ class TinyDBRepository:
 
     def _index_article(self, article: Article) -> None:
         self._articles[article.id] = article
-        month = _month(article.ingested_at)
-        self._article_month[article.id] = month
-        self._month_articles[month].add(article.id)
+        day = _day(article.ingested_at)
+        self._article_day[article.id] = day
+        self._day_articles[day].add(article.id)
         for key in article.keys:
             self._keys.setdefault(key, article.id)
 
@@ -434,10 +449,10 @@ class TinyDBRepository:
                     del self._pending[d.chat]
 
     def _delivery_partition(self, article_id: str, fallback: datetime) -> str:
-        return f"deliveries-{self._article_month.get(article_id) or _month(fallback)}"
+        return f"deliveries-{self._article_day.get(article_id) or _day(fallback)}"
 
     def _vote_partition(self, article_id: str) -> str:
-        month = self._article_month.get(article_id, "000000")
+        month = self._article_day.get(article_id, "00000000")[:6]
         return f"votes-{month}-{_bucket(article_id):02d}"
 
     # ------------------------------------------------------------------ checkpoint
@@ -448,15 +463,15 @@ class TinyDBRepository:
             return [codec.feed_out(f) for f in self._feeds.values()]
         kind, _, rest = name.partition("-")
         if kind == "articles":
-            return [codec.article_out(self._articles[a])
-                    for a in sorted(self._month_articles.get(rest, ()))]
+            return [self._article_doc(a) for a in sorted(self._day_articles.get(rest, ()))]
         if kind == "deliveries":
             return [codec.delivery_out(self._deliveries[(article_id, chat)])
-                    for article_id in sorted(self._month_articles.get(rest, ()))
+                    for article_id in sorted(self._day_articles.get(rest, ()))
                     for chat in self._deliveries_by_article.get(article_id, ())]
         if kind == "votes":
             month, _, bucket = rest.partition("-")
-            ids = self._month_articles.get(month, ())
+            ids = [a for day, found in self._day_articles.items() if day.startswith(month)
+                   for a in found]
             docs = []
             for a in sorted(ids):
                 if a in self._votes and _bucket(a) == int(bucket):
@@ -464,6 +479,30 @@ class TinyDBRepository:
                     docs.append({"a": a, "y": yes.tolist(), "n": no.tolist()})
             return docs
         raise ValueError(name)
+
+    def _article_doc(self, article_id: str) -> dict[str, Any]:
+        entry = self._articles[article_id]
+        if isinstance(entry, bytes):
+            doc: dict[str, Any] = orjson.loads(entry)
+            return doc
+        return codec.article_out(entry)
+
+    def _ids_ingested(self, since: datetime | None = None,
+                      before: datetime | None = None) -> list[str]:
+        """Ids of articles ingested in [since, before), decoding only the boundary days."""
+        lo, hi = codec.dt_out(since) or "", codec.dt_out(before) or "~"
+        lo_day, hi_day = _iso_day(lo) if lo else "", _iso_day(hi) if before else "~"
+        found: list[str] = []
+        for day, ids in self._day_articles.items():
+            if lo_day < day < hi_day:
+                found.extend(ids)
+            elif day in (lo_day, hi_day):
+                for article_id in ids:
+                    article = self.get_article(article_id)
+                    when = codec.dt_out(article.ingested_at) if article else None
+                    if when is not None and lo <= when < hi:
+                        found.append(article_id)
+        return found
 
     def checkpoint(self) -> None:
         """Write every dirty partition atomically, then empty the journal."""
@@ -526,7 +565,10 @@ class TinyDBRepository:
 
     def get_article(self, article_id: str) -> Article | None:
         """Return an article by id."""
-        return self._articles.get(article_id)
+        entry = self._articles.get(article_id)
+        if isinstance(entry, bytes):
+            entry = self._articles[article_id] = codec.article_in(orjson.loads(entry))
+        return entry
 
     def article_for_key(self, key: str) -> str | None:
         """Return the id of the article that owns a dedupe key."""
@@ -534,8 +576,8 @@ class TinyDBRepository:
 
     def articles_since(self, since: datetime) -> list[Article]:
         """Return articles ingested at or after ``since``, oldest first."""
-        found = [a for a in self._articles.values() if a.ingested_at >= since]
-        return sorted(found, key=lambda a: a.ingested_at)
+        found = [self.get_article(a) for a in self._ids_ingested(since=since)]
+        return sorted((a for a in found if a is not None), key=lambda a: a.ingested_at)
 
     def article_count(self) -> int:
         """Return how many articles are stored."""
@@ -623,15 +665,15 @@ class TinyDBRepository:
     def prune(self, before: datetime) -> int:
         """Drop articles ingested before ``before`` with their votes and deliveries.
 
-        Whole months are dropped by deleting their partition files; the boundary month is
-        rewritten without the old articles.
+        Whole days are dropped by deleting their partition files.
         """
-        old = [a for a in self._articles.values() if a.ingested_at < before]
+        old = [a for a in (self.get_article(i) for i in self._ids_ingested(before=before))
+               if a is not None]
         for article in old:
-            month = self._article_month.pop(article.id)
-            self._month_articles[month].discard(article.id)
-            self._dirty.update({f"articles-{month}", f"deliveries-{month}",
-                                f"votes-{month}-{_bucket(article.id):02d}"})
+            day = self._article_day.pop(article.id)
+            self._day_articles[day].discard(article.id)
+            self._dirty.update({f"articles-{day}", f"deliveries-{day}",
+                                f"votes-{day[:6]}-{_bucket(article.id):02d}"})
             del self._articles[article.id]
             for key in article.keys:
                 if self._keys.get(key) == article.id:
@@ -644,8 +686,8 @@ class TinyDBRepository:
                     if not bucket:
                         del self._pending[chat]
             self._votes.pop(article.id, None)
-        for month in [m for m, ids in self._month_articles.items() if not ids]:
-            del self._month_articles[month]
+        for day in [d for d, ids in self._day_articles.items() if not ids]:
+            del self._day_articles[day]
         if old:
             self.checkpoint()
         return len(old)

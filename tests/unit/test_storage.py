@@ -108,7 +108,7 @@ def test_prune_drops_old_months_and_their_files(tmp_path: Path) -> None:
         repo.add_article(a)
         repo.put_vote(Vote(a.id, 1, 1, T0))
     repo.checkpoint()
-    old_month = (T0 - timedelta(days=70)).strftime("%Y%m")
+    old_month = (T0 - timedelta(days=70)).strftime("%Y%m%d")
     assert (tmp_path / f"articles-{old_month}.json").exists()
     assert repo.prune(T0 - timedelta(days=30)) == 1
     assert repo.get_article(old.id) is None and repo.get_article(new.id) is not None
@@ -225,8 +225,8 @@ def test_checkpoint_rewrites_only_dirty_partitions(tmp_path: Path,
     repo.add_article(a)
     repo.put_vote(Vote(a.id, 1, 1, T0))
     repo.checkpoint()
-    month = T0.strftime("%Y%m")
-    old_month = (T0 - timedelta(days=40)).strftime("%Y%m")
+    month = T0.strftime("%Y%m%d")
+    old_month = (T0 - timedelta(days=40)).strftime("%Y%m%d")
     assert f"articles-{month}.json" in written
     assert f"articles-{old_month}.json" not in written
     repo.close()
