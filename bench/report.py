@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 PATH = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
-HEADER = "# Benchmarks\n\nFigures written by the scripts in `bench/`; each section says how to rerun it.\n"
+HEADER = ("# Benchmarks\n\nFigures written by the scripts in `bench/`; each section says "
+          "how to rerun it.\n")
 
 
 def write_section(name: str, body: str) -> None:

@@ -216,8 +216,9 @@ def _telegram(c: _Checker, data: dict[str, Any]) -> TelegramSettings:
     webhook = c.get(sec, "webhook_url", str, None, "telegram.webhook_url")
     if webhook is not None:
         parts = urlsplit(webhook)
-        if parts.scheme != "https" or not parts.hostname:
-            c.fail("telegram.webhook_url", "must be an https:// URL (Telegram requires TLS)")
+        # Telegram's cloud API needs https; a self-hosted Bot API server also takes http.
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            c.fail("telegram.webhook_url", f"must be an https:// URL, got {webhook!r}")
     listen = c.get(sec, "webhook_listen", str, "0.0.0.0:8443", "telegram.webhook_listen")
     if not _listen_ok(listen):
         c.fail("telegram.webhook_listen", f"must be HOST:PORT, got {listen!r}")
