@@ -174,7 +174,8 @@ class NewsbotApp:
             webhook = self.settings.telegram.webhook_url
             if webhook:
                 host, _, port = self.settings.telegram.webhook_listen.rpartition(":")
-                path = urlsplit(webhook).path.strip("/") or secrets.token_urlsafe(16)
+                # The proxy forwards the public URL's path; Telegram posts exactly there.
+                path = urlsplit(webhook).path.strip("/")
                 await app.updater.start_webhook(
                     listen=host, port=int(port), url_path=path, webhook_url=webhook,
                     secret_token=secrets.token_urlsafe(32), allowed_updates=Update.ALL_TYPES)

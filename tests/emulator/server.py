@@ -93,6 +93,9 @@ class Emulator:
         self.errors: list[tuple[str, str]] = []
         self.commands: list[dict[str, Any]] = []
         self.webhook: dict[str, Any] | None = None
+        # Stands in for a TLS-terminating reverse proxy: webhook POSTs go to this base
+        # (e.g. "http://127.0.0.1:8443") with the registered URL's path.
+        self.webhook_proxy: str | None = None
         self.fail_next: int = 0
         self.fail_status: int = 500
         self.count_429 = 0
@@ -158,16 +161,26 @@ class Emulator:
             self._post_webhook(hook, update)
         return update_id
 
-    def _post_webhook(self, hook: dict[str, Any], update: dict[str, Any]) -> int:
-        req = urllib.request.Request(hook["url"], data=json.dumps(update).encode(),
+    def _post_webhook(self, hook: dict[str, Any], update: dict[str, Any],
+                      secret: str | None = None) -> int:
+        url = hook["url"]
+        if self.webhook_proxy:
+            url = self.webhook_proxy.rstrip("/") + urlsplit(url).path
+        req = urllib.request.Request(url, data=json.dumps(update).encode(),
                                      headers={"Content-Type": "application/json"})
-        if hook.get("secret_token"):
-            req.add_header("X-Telegram-Bot-Api-Secret-Token", hook["secret_token"])
+        token = secret if secret is not None else hook.get("secret_token")
+        if token:
+            req.add_header("X-Telegram-Bot-Api-Secret-Token", token)
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - test loopback
                 return int(resp.status)
         except urllib.error.HTTPError as exc:
             return int(exc.code)
+
+    def post_with_secret(self, update: dict[str, Any], secret: str) -> int:
+        """POST an update to the webhook with a chosen secret; returns the HTTP status."""
+        assert self.webhook is not None
+        return self._post_webhook(self.webhook, update, secret)
 
     def inject_message(self, chat_id: int, user_id: int | None, text: str, *,
                        chat_type: str = "private", thread_id: int | None = None,
