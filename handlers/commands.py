@@ -12,7 +12,14 @@ from bot.errors import CommandError
 from bot.models import Chat, DeliveryMode
 from bot.texts import Markup, text
 from handlers.permissions import may_change
-from handlers.replies import chat_key, chat_type, command_args, reply, services
+from handlers.replies import (
+    chat_key,
+    chat_type,
+    command_args,
+    reply,
+    services,
+    ui_language,
+)
 
 TOPIC_DATA_PREFIX = "t1|"
 
@@ -300,7 +307,7 @@ async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     topic_id = (query.data or "")[len(TOPIC_DATA_PREFIX):]
     topic = s.chats.topics.get(topic_id)
     if topic is None:
-        await query.answer(text("vote_stale"))
+        await query.answer(text("vote_stale", ui_language(update, context)))
         return
     chat = await _current_chat(update, context)
     if chat is None:

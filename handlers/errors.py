@@ -13,6 +13,11 @@ from bot.texts import text
 log = logging.getLogger("newsbot.errors")
 
 
+def _lang(update: Update) -> str | None:
+    user = update.effective_user
+    return (user.language_code or "").split("-")[0] or None if user else None
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log an unexpected exception; tell the user something went wrong."""
     update_id = update.update_id if isinstance(update, Update) else None
@@ -21,11 +26,11 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer(text("error"))
+            await update.callback_query.answer(text("error", _lang(update)))
         elif update.effective_chat is not None and update.effective_message is not None:
             message = update.effective_message
             await context.bot.send_message(
-                update.effective_chat.id, text("error"),
+                update.effective_chat.id, text("error", _lang(update)),
                 message_thread_id=message.message_thread_id if message.is_topic_message
                 else None)
     except TelegramError:

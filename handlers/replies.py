@@ -45,6 +45,16 @@ def chat_type(update: Update) -> ChatType | None:
         return None
 
 
+def ui_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """The chat's chosen UI language, else the user's Telegram language."""
+    key = chat_key(update)
+    chat = services(context).repo.get_chat(key) if key is not None else None
+    if chat is not None and chat.ui_language:
+        return chat.ui_language
+    user = update.effective_user
+    return (user.language_code or "").split("-")[0].lower() or None if user else None
+
+
 def command_args(update: Update) -> str:
     """Everything after the command word (quotes and spacing kept)."""
     message = update.effective_message

@@ -45,10 +45,11 @@ async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if now - _noticed.get(user.id, -NOTICE_EVERY) >= NOTICE_EVERY:
         _noticed[user.id] = now
+        lang = (user.language_code or "").split("-")[0] or None
         if update.callback_query is not None:
-            await update.callback_query.answer(text("busy"))
+            await update.callback_query.answer(text("busy", lang))
         elif update.effective_chat is not None:
-            await context.bot.send_message(update.effective_chat.id, text("busy"))
+            await context.bot.send_message(update.effective_chat.id, text("busy", lang))
     elif update.callback_query is not None:
         await update.callback_query.answer()
     raise ApplicationHandlerStop

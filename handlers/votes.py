@@ -13,7 +13,7 @@ from bot.errors import StorageError
 from bot.render import Button, replace_vote_row
 from bot.texts import text
 from bot.votes import VoteOutcome
-from handlers.replies import services
+from handlers.replies import services, ui_language
 
 log = logging.getLogger(__name__)
 _TOASTS = {VoteOutcome.COUNTED: "vote_counted", VoteOutcome.MOVED: "vote_moved",
@@ -26,13 +26,14 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query is None or query.from_user is None:
         return
     s = services(context)
+    lang = ui_language(update, context)
     try:
         result = s.votes.press(query.data or "", query.from_user.id)
     except StorageError:
         log.exception("vote not saved")
-        await query.answer(text("vote_failed"), show_alert=True)
+        await query.answer(text("vote_failed", lang), show_alert=True)
         return
-    await query.answer(text(_TOASTS[result.outcome]))
+    await query.answer(text(_TOASTS[result.outcome], lang))
     if result.outcome not in (VoteOutcome.COUNTED, VoteOutcome.MOVED):
         return
     message = query.message
@@ -55,7 +56,6 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any other callback data: a short notice, nothing changes."""
-    del context
     query = update.callback_query
     if query is not None:
-        await query.answer(text("vote_stale"))
+        await query.answer(text("vote_stale", ui_language(update, context)))

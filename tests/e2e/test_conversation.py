@@ -204,3 +204,14 @@ def test_own_keyword_topics(env: Env) -> None:
         say(env, f'/follow "phrase number {i}"', chat)
     assert "maximum" in say(env, '/follow "one too many"', chat).text
     assert "100" in say(env, '/follow "' + "y" * 101 + '"', chat).text
+
+
+def test_interface_language_from_telegram_and_by_command(env: Env) -> None:
+    chat = next(_ids)
+    lithuanian = say(env, "/help", chat, language_code="lt")
+    assert "Temos" in lithuanian.text
+    assert "Мова бота" in say(env, "/language be", chat).text or \
+        "be" in env.emulator.sent(chat)[-1].text
+    belarusian = say(env, "/list", chat)
+    assert "Гэты чат" in belarusian.text
+    assert "Вы падпісаліся" in say(env, "/follow belarus", chat).text
