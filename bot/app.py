@@ -8,7 +8,7 @@ import logging
 import random
 import secrets
 import signal
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ from bot.delivery.sender import TelegramSender
 from bot.errors import NewsbotError
 from bot.feeds.fetch import Fetcher
 from bot.ingest import Ingestor
+from bot.metrics import MetricsServer, Snapshot, health_problems
 from bot.services import SERVICES_KEY, Services
 from bot.settings import FeedConfig, Settings
 from bot.stats import StatsService
@@ -72,6 +73,35 @@ class NewsbotApp:
             self.repo.close()
             raise
         self._stop = asyncio.Event()
+        self._started = self.clock.now()
+        self._last_poll: datetime | None = None
+        self.metrics: MetricsServer | None = None
+        if settings.metrics.listen:
+            try:
+                self.metrics = MetricsServer(settings.metrics.listen, self._snapshot,
+                                             self._health)
+            except OSError as exc:
+                self.repo.close()
+                raise NewsbotError(f"metrics.listen {settings.metrics.listen}: can't listen "
+                                   f"({exc.strerror})") from None
+
+    def _snapshot(self) -> Snapshot:
+        d = self.delivery
+        return Snapshot(
+            feeds_polled=self.ingestor.polled_total, feeds_failed=self.ingestor.failed_total,
+            articles_ingested=self.ingestor.ingested_total, sent=d.sent_total,
+            failed=d.failed_total, retried=d.retried_total, throttled=d.throttled_total,
+            queue_depth=len(self.repo.pending()), votes=self.repo.vote_count(),
+            write_seconds=self.repo.take_write_latencies())
+
+    def _health(self) -> list[str]:
+        now = self.clock.now()
+        ready = [p.created_at for p in self.repo.pending()
+                 if (chat := self.repo.get_chat(p.chat)) is not None
+                 and self.delivery.instant_ready(chat, now)]
+        interval = max((f.interval_seconds for f in self.settings.feeds), default=600)
+        return health_problems(now, self._last_poll if self.settings.feeds else now,
+                               interval, min(ready, default=None), self._started)
 
     def _build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
         assert self.settings.token is not None
@@ -114,6 +144,7 @@ class NewsbotApp:
         assert isinstance(feed, FeedConfig)
         try:
             result = await self.ingestor.poll(feed)
+            self._last_poll = self.clock.now()
             if result.articles:
                 added = self.delivery.fan_out(result.articles)
                 log.info("feed polled", extra={"feed": feed.name,
@@ -186,6 +217,9 @@ class NewsbotApp:
                 log.info("polling for updates")
             self._schedule_jobs()
             self.delivery.kick()
+            if self.metrics is not None:
+                self.metrics.start()
+                log.info("metrics on", extra={"listen": self.settings.metrics.listen})
             await self._stop.wait()
             log.info("shutting down")
         finally:
@@ -218,5 +252,7 @@ class NewsbotApp:
                 await asyncio.wait_for(app.stop(), 2.0)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(app.shutdown(), 2.0)
+        if self.metrics is not None and self.metrics.thread.is_alive():
+            self.metrics.stop()
         await self.fetcher.close()
         self.repo.close()

@@ -59,6 +59,9 @@ class Ingestor:
         self.clusters = ClusterIndex()
         self._seen_keys: dict[str, str] = {}  # keys of this process (preview stores nothing)
         self._pages = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
+        self.polled_total = 0
+        self.failed_total = 0
+        self.ingested_total = 0
 
     def _known(self, key: str) -> bool:
         if key in self._seen_keys:
@@ -79,6 +82,7 @@ class Ingestor:
     async def poll(self, feed: FeedConfig) -> FeedResult:
         """Poll one feed; never raises for a feed's own faults."""
         result = FeedResult(feed, ok=True)
+        self.polled_total += 1
         now = self.clock.now()
         state = (self.repo.get_feed_state(feed.url) if self.repo else None) or FeedState(feed.url)
         started = time.perf_counter()
@@ -109,6 +113,7 @@ class Ingestor:
                 article = await self._article(feed, item, result, parsed.language)
                 if article is not None:
                     result.articles.append(article)
+                    self.ingested_total += 1
             self._save_state(replace(
                 state, etag=resp.headers.get("etag"),
                 last_modified=resp.headers.get("last-modified"), last_success=now,
@@ -118,6 +123,7 @@ class Ingestor:
         except FeedError as exc:
             result.ok = False
             result.error = str(exc)
+            self.failed_total += 1
             failures = state.failures + 1
             log.warning("feed failed", extra={"feed": feed.url, "error": result.error,
                                               "failures": failures})

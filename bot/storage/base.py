@@ -130,6 +130,10 @@ class Repository(Protocol):
         """Return how many deliveries are in each status."""
         ...
 
+    def take_write_latencies(self) -> list[float]:
+        """Return (and forget) the durations of durable writes since the last call."""
+        ...
+
     # feeds ---------------------------------------------------------------
     def get_feed_state(self, url: str) -> FeedState | None:
         """Return the poll state of a feed."""

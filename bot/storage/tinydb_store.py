@@ -647,6 +647,11 @@ class TinyDBRepository:
         """Return how many votes are stored."""
         return sum(len(y) + len(n) for y, n in self._votes.values())
 
+    def take_write_latencies(self) -> list[float]:
+        """Return (and forget) the durations of durable writes since the last call."""
+        taken, self.write_seconds = self.write_seconds, []
+        return taken
+
     # ------------------------------------------------------------------ feeds
     def get_feed_state(self, url: str) -> FeedState | None:
         """Return the poll state of a feed."""

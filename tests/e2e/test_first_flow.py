@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import signal
+import socket
+import urllib.request
 from pathlib import Path
 
 from tests.conftest import BotProcess, write_config
@@ -18,11 +22,19 @@ PARAS = [
 ]
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def test_follow_receive_and_vote(tmp_path: Path, emulator: Emulator, news: NewsServer,
                                  bot_factory: list[BotProcess]) -> None:
     news.set("/feed.xml", rss("Test", []), "application/rss+xml")
-    config = write_config(tmp_path, [(f"{news.url}/feed.xml", "Test Daily")])
-    bot = BotProcess(config, emulator).start()
+    port = free_port()
+    config = write_config(tmp_path, [(f"{news.url}/feed.xml", "Test Daily")],
+                          extra=f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n')
+    bot = BotProcess(config, emulator, env={"NEWSBOT_LOG_FORMAT": "json"}).start()
     bot_factory.append(bot)
 
     emulator.inject_message(1001, 1001, "/start")
@@ -60,6 +72,17 @@ def test_follow_receive_and_vote(tmp_path: Path, emulator: Emulator, news: NewsS
     q5 = emulator.press(501, article, data="v1|ffffffffffff|y")
     assert emulator.wait_for(lambda: emulator.answer_for(q5))["text"]
 
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    text = metrics.decode()
+    assert "newsbot_deliveries_sent_total 1.0" in text
+    assert re.search(r"newsbot_feeds_polled_total [1-9]", text)
+    assert "newsbot_votes 2.0" in text and "newsbot_storage_write_seconds_bucket" in text
+    health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    assert health.status == 200
+
     assert bot.stop(signal.SIGTERM) == 0
     assert not emulator.errors, emulator.errors
-    assert emulator.token not in bot.log()
+    log = bot.log()
+    assert emulator.token not in log and emulator.token.split(":")[1] not in log
+    lines = [line for line in log.splitlines() if line.strip()]
+    assert lines and all(json.loads(line)["level"] for line in lines)

@@ -25,7 +25,7 @@ def test_every_key_exists_with_the_same_placeholders(lang: str) -> None:
 @pytest.mark.parametrize("lang", UI_LANGUAGES)
 def test_every_message_renders_to_valid_telegram_html(lang: str) -> None:
     for key, template in catalogue(lang).items():
-        values = {name: "<x & y>" for name in placeholders(template)}
+        values = dict.fromkeys(placeholders(template), "<x & y>")
         rendered = text(key, lang, **values)
         plain = parse_html(rendered)
         assert plain.strip(), f"{lang}:{key} is empty"

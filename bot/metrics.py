@@ -1,0 +1,133 @@
+"""Prometheus metrics and ``/healthz`` on ``[metrics] listen`` (optional).
+
+Figures are read from the services when Prometheus scrapes, so the hot paths only bump plain
+integers. ``/healthz`` answers 503 when polling or delivery has stalled.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0)
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Everything the collector reports, gathered at scrape time."""
+
+    feeds_polled: int
+    feeds_failed: int
+    articles_ingested: int
+    sent: int
+    failed: int
+    retried: int
+    throttled: int
+    queue_depth: int
+    votes: int
+    write_seconds: list[float]
+
+
+class NewsbotCollector(Collector):
+    """Turns a ``Snapshot`` into Prometheus metric families."""
+
+    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+        self._snapshot = snapshot
+        self._buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self._sum = 0.0
+        self._lock = threading.Lock()
+
+    def collect(self) -> Iterator[Any]:
+        """Yield the metric families."""
+        s = self._snapshot()
+        for name, doc, value in (
+            ("newsbot_feeds_polled", "Feed polls", s.feeds_polled),
+            ("newsbot_feeds_failed", "Failed feed polls", s.feeds_failed),
+            ("newsbot_articles_ingested", "Articles stored", s.articles_ingested),
+            ("newsbot_deliveries_sent", "Messages Telegram accepted", s.sent),
+            ("newsbot_deliveries_failed", "Deliveries given up", s.failed),
+            ("newsbot_deliveries_retried", "Deliveries retried after errors", s.retried),
+            ("newsbot_deliveries_429", "429 answers from Telegram", s.throttled),
+        ):
+            yield CounterMetricFamily(name, doc, value=value)
+        yield GaugeMetricFamily("newsbot_queue_depth", "Pending deliveries", value=s.queue_depth)
+        yield GaugeMetricFamily("newsbot_votes", "Votes stored", value=s.votes)
+        with self._lock:
+            for seconds in s.write_seconds:
+                self._sum += seconds
+                for i, bound in enumerate(LATENCY_BUCKETS):
+                    if seconds <= bound:
+                        self._buckets[i] += 1
+                        break
+                else:
+                    self._buckets[-1] += 1
+            cumulative, running = [], 0
+            for i, bound in enumerate((*LATENCY_BUCKETS, float("inf"))):
+                running += self._buckets[i]
+                cumulative.append((str(bound) if bound != float("inf") else "+Inf", running))
+            yield HistogramMetricFamily(
+                "newsbot_storage_write_seconds", "Durable storage write latency",
+                buckets=cumulative, sum_value=self._sum)
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        """Keep scrapes out of the logs."""
+
+
+def health_problems(now: datetime, last_poll: datetime | None, poll_interval: int,
+                    oldest_ready_pending: datetime | None, started: datetime) -> list[str]:
+    """Return why the bot is unhealthy (empty when healthy). Pure."""
+    problems = []
+    grace = timedelta(seconds=max(3 * poll_interval, 120))
+    if (last_poll or started) < now - grace:
+        problems.append("feed polling has stalled")
+    if oldest_ready_pending is not None and oldest_ready_pending < now - timedelta(minutes=10):
+        problems.append("delivery has stalled")
+    return problems
+
+
+class MetricsServer:
+    """Serves ``/metrics`` and ``/healthz`` from a background thread."""
+
+    def __init__(self, listen: str, snapshot: Callable[[], Snapshot],
+                 health: Callable[[], list[str]]) -> None:
+        host, _, port = listen.rpartition(":")
+        self.registry = CollectorRegistry()
+        self.registry.register(NewsbotCollector(snapshot))
+        metrics_app = make_wsgi_app(self.registry)
+
+        def app(environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
+            if environ.get("PATH_INFO") == "/healthz":
+                problems = health()
+                body = ("ok\n" if not problems else "\n".join(problems) + "\n").encode()
+                start("200 OK" if not problems else "503 Service Unavailable",
+                      [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+                return [body]
+            return metrics_app(environ, start)  # type: ignore[no-any-return]
+
+        self.server: WSGIServer = make_server(host, int(port), app, handler_class=_Quiet)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                       name="metrics")
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with port 0)."""
+        return int(self.server.server_port)
+
+    def start(self) -> None:
+        """Start serving."""
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
