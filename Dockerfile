@@ -21,5 +21,5 @@ ENV NEWSBOT_DATA_DIR=/data \
     PYTHONUNBUFFERED=1
 VOLUME ["/data"]
 USER newsbot
-HEALTHCHECK --interval=60s --timeout=5s CMD ["newsbot", "check-config"]
+HEALTHCHECK --interval=60s --timeout=10s CMD ["python", "-m", "bot.healthcheck"]
 CMD ["newsbot", "run"]

@@ -30,6 +30,7 @@ from bot.topics import tokens
 
 MAX_SENTENCES_IN = 120  # caps the O(n^2) (and KL's ~n^3) cost of one article
 MAX_SENTENCE_CHARS = 600
+LENGTH_PRIOR = 0.2
 _WORD = re.compile(r"\w+")
 _LANG_NAMES = {"en": "english", "ru": "russian", "de": "german", "uk": "ukrainian",
                "pl": "polish", "lt": "lithuanian", "be": "belarusian", "lv": "latvian",
@@ -116,16 +117,18 @@ def _rate(name: str, document: Any, lang: str) -> dict[Any, float]:
 
 
 def _hybrid(document: Any, sentences: list[Any], count: int, lang: str) -> list[int]:
-    """Reduction and TextRank ranks blended with a lead prior: news puts the point first."""
+    """Reduction's centrality, normalised, plus a small prior for longer sentences.
+
+    Measured on the BBC set (BENCHMARKS.md): Reduction alone 0.583 ROUGE-2, this 0.592; a
+    lead-position prior and TextRank blends scored lower there.
+    """
     n = len(sentences)
-    score = [0.0] * n
-    for name in ("reduction", "textrank"):
-        ratings = _rate(name, document, lang)
-        ranked = sorted(range(n), key=lambda i: -ratings.get(sentences[i], 0.0))
-        for rank, i in enumerate(ranked):
-            score[i] += 1.0 - rank / n
-    for i in range(n):
-        score[i] += 0.9 / (1 + i)
+    ratings = _rate("reduction", document, lang)
+    top = max(ratings.values(), default=0.0) or 1.0
+    lengths = [len(_WORD.findall(str(s))) for s in sentences]
+    longest = max(lengths) or 1
+    score = [ratings.get(sentences[i], 0.0) / top + LENGTH_PRIOR * lengths[i] / longest
+             for i in range(n)]
     return sorted(sorted(range(n), key=lambda i: -score[i])[:count])
 
 
