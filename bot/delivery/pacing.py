@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-GLOBAL_RATE = 25.0          # messages/s for broadcasts; Telegram allows about 30
+GLOBAL_RATE = 28.0          # messages/s; Telegram allows about 30
 PRIVATE_INTERVAL = 1.05     # seconds between messages to one private chat
 GROUP_PER_MINUTE = 20       # messages in any 60 s window per group or channel
 GROUP_WINDOW = 60.5

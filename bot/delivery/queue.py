@@ -41,6 +41,7 @@ from bot.texts import text
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+MAX_IN_FLIGHT = 32
 BACKFILL = 3
 
 
@@ -66,6 +67,8 @@ class DeliveryService:
         self._records_cache: tuple[datetime, tuple[dict[str, Record], dict[str, Record]]] | None
         self._records_cache = None
         self._retry_tasks: set[asyncio.Task[None]] = set()
+        # Bounds requests in flight: thousands of chat workers must not crowd the HTTP pool.
+        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     # ------------------------------------------------------------------ matching
     def targets(self, article: Article) -> list[tuple[ChatKey, str]]:
@@ -238,8 +241,9 @@ class DeliveryService:
         assert self.sender is not None
         await self.pacer.wait(chat.key.chat_id, chat.type is ChatType.PRIVATE)
         mode = ImageMode.OFF if digest else chat.images
-        return await self.sender.send(chat.key, message, image_url=image_url, image_mode=mode,
-                                      caption=caption, link_url=link_url)
+        async with self._in_flight:
+            return await self.sender.send(chat.key, message, image_url=image_url,
+                                          image_mode=mode, caption=caption, link_url=link_url)
 
     async def _settle(self, chat: Chat, deliveries: list[Delivery], result: SendResult) -> bool:
         """Record a send's outcome. Returns False when the chat can't take more now."""

@@ -180,6 +180,7 @@ class TinyDBRepository:
         self.write_seconds: list[float] = []
 
         self._chats: dict[ChatKey, Chat] = {}
+        self._threads: dict[int, set[ChatKey]] = defaultdict(set)
         self._feeds: dict[str, FeedState] = {}
         # Articles loaded from disk stay as their stored JSON (bytes) until first read: most are
         # never read again, and 100,000 decoded articles would double the time to open and
@@ -292,6 +293,7 @@ class TinyDBRepository:
     def _load_chat(self, doc: dict[str, Any]) -> None:
         chat = codec.chat_in(doc)
         self._chats[chat.key] = chat
+        self._threads[chat.key.chat_id].add(chat.key)
 
     def _load_feed(self, doc: dict[str, Any]) -> None:
         state = codec.feed_in(doc)
@@ -391,9 +393,14 @@ class TinyDBRepository:
         if kind == "c":
             chat = codec.chat_in(op[1])
             self._chats[chat.key] = chat
+            self._threads[chat.key.chat_id].add(chat.key)
             self._dirty.add("chats")
         elif kind == "cd":
-            self._chats.pop(ChatKey.decode(op[1]), None)
+            key = ChatKey.decode(op[1])
+            self._chats.pop(key, None)
+            self._threads[key.chat_id].discard(key)
+            if not self._threads[key.chat_id]:
+                del self._threads[key.chat_id]
             self._dirty.add("chats")
         elif kind == "f":
             state = codec.feed_in(op[1])
@@ -408,8 +415,7 @@ class TinyDBRepository:
             self._index_delivery(delivery)
             self._dirty.add(self._delivery_partition(delivery.article_id, delivery.created_at))
         elif kind == "dd":
-            key = (op[1], ChatKey.decode(op[2]))
-            old = self._deliveries.pop(key, None)
+            old = self._deliveries.pop((op[1], ChatKey.decode(op[2])), None)
             if old is not None:
                 self._deliveries_by_article[old.article_id].discard(old.chat)
                 self._pending[old.chat].pop(old.article_id, None)
@@ -542,7 +548,8 @@ class TinyDBRepository:
 
     def threads_of(self, chat_id: int) -> list[Chat]:
         """Return every stored key (thread) of one Telegram chat."""
-        return [c for k, c in self._chats.items() if k.chat_id == chat_id]
+        return [self._chats[k] for k in sorted(self._threads.get(chat_id, ()),
+                                               key=lambda k: k.thread_id)]
 
     def move_chat(self, old: int, new: int) -> None:
         """Move a chat's threads, settings and pending deliveries to a new chat id."""
