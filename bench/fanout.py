@@ -75,7 +75,7 @@ async def run(private: int, groups: int, articles: int, *, limits: bool) -> dict
             await asyncio.sleep(0.2)
             if time.perf_counter() - started > 3600:
                 break
-            if not any(not t.done() for t in delivery._workers.values()):  # noqa: SLF001
+            if not any(not t.done() for t in delivery._workers.values()):
                 delivery.kick()
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu0
