@@ -72,11 +72,11 @@ def vote_row(article_id: str, totals: VoteTotals, marker: str = "") -> tuple[But
 
 
 def _source_line(article: Article, source_label: str, also_label: str) -> tuple[str, int]:
-    source = clean(article.source)
+    source = cut(clean(article.source), 100)
     text = f"{source_label}: {source}"
-    markup = f"<i>{esc(source_label)}: {esc(article.source)}</i>"
+    markup = f"<i>{esc(source_label)}: {html.escape(source)}</i>"
     if article.also_sources:
-        others = ", ".join(clean(s) for s in article.also_sources)
+        others = cut(", ".join(clean(s) for s in article.also_sources), 200)
         text += f" · {also_label}: {others}"
         markup += f" · {esc(also_label)}: {html.escape(others)}"
     return markup, utf16_len(text)
@@ -140,16 +140,18 @@ def digest_messages(items: list[tuple[str, list[tuple[Article, VoteTotals]]]],
             messages.append(Rendered("\n".join(lines), visible, tuple(rows)))
         lines, visible, rows = [], 0, []
 
-    first_header = f"<b>{esc(header)}</b>"
-    pending_header: tuple[str, int] | None = (first_header, utf16_len(clean(header)))
-    for topic_name, articles in items:
-        topic_line = f"\n<b>{esc(topic_label)}: {esc(topic_name)}</b>"
-        topic_len = utf16_len(f"\n{topic_label}: {clean(topic_name)}")
+    header = cut(clean(header), 200)
+    first_header = f"<b>{html.escape(header)}</b>"
+    pending_header: tuple[str, int] | None = (first_header, utf16_len(header))
+    for raw_topic, articles in items:
+        topic_name = cut(clean(raw_topic), 100)
+        topic_line = f"\n<b>{esc(topic_label)}: {html.escape(topic_name)}</b>"
+        topic_len = utf16_len(f"\n{topic_label}: {topic_name}")
         topic_pending = True
         for article, totals in articles:
             title, title_len = _title(article, 200)
             summary = cut(clean(" ".join(article.summary)), 700)
-            source = f"{source_label}: {clean(article.source)}"
+            source = f"{source_label}: {cut(clean(article.source), 100)}"
 
             def block_for(marker: str, title: str = title, summary: str = summary,
                           source: str = source, title_len: int = title_len) -> tuple[str, int]:

@@ -372,12 +372,17 @@ class TinyDBRepository:
             return
         started = datetime.now(tz=UTC)
         data = b"".join(self._pending_lines)
+        start = self._journal_fh.tell()
         try:
             self._journal_fh.write(data)
             self._journal_fh.flush()
             os.fsync(self._journal_fh.fileno())
         except OSError as exc:
-            # Keep the lines: they are retried on the next write, and reads still work.
+            # Cut any partial line off (a full disk may take half a write), keep the lines in
+            # memory: they are retried on the next write, and reads still work meanwhile.
+            with contextlib.suppress(OSError):
+                self._journal_fh.seek(start)
+                self._journal_fh.truncate(start)
             raise StorageError(f"{self.folder / JOURNAL}: write failed: {exc.strerror}") from exc
         self._journal_ops += len(self._pending_lines)
         self._pending_lines.clear()

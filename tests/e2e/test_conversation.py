@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -215,3 +216,20 @@ def test_interface_language_from_telegram_and_by_command(env: Env) -> None:
     belarusian = say(env, "/list", chat)
     assert "Гэты чат" in belarusian.text
     assert "Вы падпісаліся" in say(env, "/follow belarus", chat).text
+
+
+def test_a_flooding_user_does_not_starve_others(env: Env) -> None:
+    spammer, victim = next(_ids), next(_ids)
+    for _ in range(400):
+        env.emulator.inject_message(spammer, spammer, "/help")
+    started = time.monotonic()
+    reply = say(env, "/list", victim)
+    assert "Topics" in reply.text
+    assert time.monotonic() - started < 10
+    env.emulator.wait_for(lambda: any("slow down" in m.text for m in env.emulator.sent(spammer)),
+                          timeout=30)
+    time.sleep(2)
+    answered = env.emulator.sent(spammer)
+    notices = [m for m in answered if "slow down" in m.text]
+    assert len(notices) == 1, "one polite notice, not one per message"
+    assert len(answered) < 200, "the flood is cut, not served"

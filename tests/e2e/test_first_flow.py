@@ -59,6 +59,9 @@ def test_follow_receive_and_vote(tmp_path: Path, emulator: Emulator, news: NewsS
     q1 = emulator.press(501, article, button=(0, 0))
     emulator.wait_for(lambda: emulator.answer_for(q1))
     emulator.wait_for(lambda: article.buttons()[0][0][0].endswith("Yes (1)"))
+    replays = [emulator.press(501, article, button=(0, 0)) for _ in range(20)]
+    emulator.wait_for(lambda: all(emulator.answer_for(q) for q in replays))
+    assert article.buttons()[0][0][0].endswith("Yes (1)"), "replayed presses count once"
     q2 = emulator.press(502, article, button=(0, 1))
     emulator.wait_for(lambda: emulator.answer_for(q2))
     emulator.wait_for(lambda: article.buttons()[0][1][0].endswith("No (1)"))

@@ -230,3 +230,43 @@ def test_checkpoint_rewrites_only_dirty_partitions(tmp_path: Path,
     assert f"articles-{month}.json" in written
     assert f"articles-{old_month}.json" not in written
     repo.close()
+
+
+DISK_FULL = textwrap.dedent("""
+    import resource, signal, sys
+    from datetime import UTC, datetime
+    from bot.errors import StorageError
+    from bot.models import Article, Vote
+    from bot.storage.tinydb_store import TinyDBRepository
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    repo = TinyDBRepository(sys.argv[1])
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    repo.add_article(Article("a" * 12, "https://x/1", "t", "s", "f", "en", (), (), now, now))
+    hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+    resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, hard))
+    acked = 0
+    try:
+        for i in range(100_000):
+            repo.put_vote(Vote("a" * 12, i, 1, now))
+            acked = i + 1
+    except StorageError as exc:
+        print("FULL", acked, repo.totals("a" * 12).yes >= acked, exc)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
+    repo.put_vote(Vote("a" * 12, 10**9, 1, now))  # space is back: writes resume
+    repo.close()
+    print("RESUMED", acked)
+""")
+
+
+def test_disk_full_is_a_clear_error_and_writes_resume(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-c", DISK_FULL, str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert "FULL" in out.stdout and "True" in out.stdout, out.stdout + out.stderr
+    assert "write failed" in out.stdout
+    assert "RESUMED" in out.stdout, out.stderr
+    acked = int(out.stdout.split("RESUMED")[1].split()[0])
+    for path in tmp_path.glob("*.json"):
+        json.loads(path.read_bytes() or b"{}")
+    repo = TinyDBRepository(tmp_path)
+    assert repo.totals("a" * 12).yes >= acked + 1, "acknowledged votes and the later one kept"
+    repo.close()
