@@ -21,7 +21,16 @@ from bench.report import write_section  # noqa: E402
 from bot.models import Topic  # noqa: E402
 from bot.topics import TopicMatcher  # noqa: E402
 
-WORDS = ["minsk", "vilnius", "warsaw", "riga", "tallinn", "kyiv", "border", "energy", "grid", "nuclear", "plant", "ostrovets", "election", "protest", "sanctions", "brigade", "nato", "rail", "tariff", "grain", "port", "klaipeda", "gdansk", "astravets", "lukashenko", "nauseda", "tusk", "zelensky", "embassy", "visa", "customs", "drone", "airspace", "refugee", "pipeline", "lng", "terminal", "bank", "inflation", "budget", "strike", "court", "verdict", "prisoner", "journalist", "media", "church", "university", "hospital", "flood", "storm", "harvest", "football", "hockey", "basketball", "olympics", "festival", "museum", "opera", "theatre"]
+WORDS = [
+    "minsk", "vilnius", "warsaw", "riga", "tallinn", "kyiv", "border", "energy", "grid",
+    "nuclear", "plant", "ostrovets", "election", "protest", "sanctions", "brigade", "nato",
+    "rail", "tariff", "grain", "port", "klaipeda", "gdansk", "astravets", "lukashenko",
+    "nauseda", "tusk", "zelensky", "embassy", "visa", "customs", "drone", "airspace", "refugee",
+    "pipeline", "lng", "terminal", "bank", "inflation", "budget", "strike", "court", "verdict",
+    "prisoner", "journalist", "media", "church", "university", "hospital", "flood", "storm",
+    "harvest", "football", "hockey", "basketball", "olympics", "festival", "museum", "opera",
+    "theatre"
+]
 
 
 def main() -> None:
@@ -32,7 +41,11 @@ def main() -> None:
     names = {"".join(rng.choice(syllables) for _ in range(rng.randint(2, 4)))
              for _ in range(40_000)}
     vocabulary = WORDS + sorted(names)
-    common = ["the", "a", "of", "and", "in", "to", "is", "was", "for", "on", "that", "with", "as", "by", "at", "from", "it", "an", "be", "has", "have", "said", "will", "are", "were", "this", "which", "or", "but", "not", "after", "more", "over", "new", "two", "their"]
+    common = [
+        "the", "a", "of", "and", "in", "to", "is", "was", "for", "on", "that", "with", "as",
+        "by", "at", "from", "it", "an", "be", "has", "have", "said", "will", "are", "were",
+        "this", "which", "or", "but", "not", "after", "more", "over", "new", "two", "their"
+    ]
     started = time.perf_counter()
     matcher = TopicMatcher()
     for chat in range(10_000):
