@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench soak emulator preview clean
+.PHONY: install run test bench bench-fanout emulator preview clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,8 +26,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/matching.py
+
+bench-fanout: $(STAMP)
+	$(BIN)/python bench/fanout.py
 
 emulator: $(STAMP)
 	$(BIN)/python -m tests.emulator.console
