@@ -117,7 +117,7 @@ def main() -> None:
     ]
     text = "\n".join(lines)
     print(text)
-    write_section("Fan-out", text)
+    write_section("Fan-out", text, "python bench/fanout.py")
 
 
 if __name__ == "__main__":

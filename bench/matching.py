@@ -79,7 +79,7 @@ def main() -> None:
             f"| match one article, p99 | {p99:.2f} ms | <= 5 ms |\n"
             f"| matches per article (mean) | {hits / 500:.0f} | |")
     print(text)
-    write_section("Keyword topics", text)
+    write_section("Keyword topics", text, "python bench/matching.py")
 
 
 if __name__ == "__main__":

@@ -157,14 +157,15 @@ def main() -> None:
         sys.exit(f"the shared corpus is absent ({CORPUS}); nothing to evaluate")
     parts = sys.argv[1:] or ["summaries", "extraction", "language", "topics"]
     if "summaries" in parts:
-        write_section("Summaries", summaries())
+        write_section("Summaries", summaries(), "python bench/quality.py summaries")
     if "extraction" in parts:
-        write_section("Extraction", extraction())
+        write_section("Extraction", extraction(), "python bench/quality.py extraction")
     if "language" in parts:
-        write_section("Language identification", language())
+        write_section("Language identification", language(),
+                      "python bench/quality.py language")
     if "topics" in parts:
         from bench.topics_eval import topics_table  # noqa: PLC0415
-        write_section("Topic matching", topics_table())
+        write_section("Topic matching", topics_table(), "python bench/quality.py topics")
 
 
 if __name__ == "__main__":

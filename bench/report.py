@@ -12,11 +12,13 @@ HEADER = ("# Benchmarks\n\nFigures written by the scripts in `bench/`; each sect
           "how to rerun it.\n")
 
 
-def write_section(name: str, body: str) -> None:
+def write_section(name: str, body: str, command: str = "") -> None:
     """Replace (or append) the ``## name`` section of BENCHMARKS.md."""
     text = PATH.read_text() if PATH.exists() else HEADER
     stamp = (f"_Measured {datetime.now(tz=UTC):%Y-%m-%d} on {platform.machine()}, "
              f"Python {platform.python_version()}, 2 cores._")
+    if command:
+        stamp += f" Rerun: `{command}`."
     section = f"## {name}\n\n{stamp}\n\n{body.strip()}\n"
     pattern = re.compile(rf"^## {re.escape(name)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):

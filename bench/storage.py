@@ -183,7 +183,7 @@ def main() -> None:
               "write."]
     text = "\n".join(lines)
     print(text)
-    write_section("Storage", text)
+    write_section("Storage", text, "python bench/storage.py")
 
 
 if __name__ == "__main__":
