@@ -433,15 +433,17 @@ def load_settings(config: str | Path | None = None,
     )
 
 
-TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
+# Only what would break the request URL is refused here; whether Telegram (or a self-hosted
+# Bot API server) accepts the token is for getMe to say at start-up.
+TOKEN_RE = re.compile(r"^[^\s/?#]+$")
 
 
 def token_problem(token: Secret | None) -> str | None:
-    """Return why the token can't be used, or None when it looks valid."""
+    """Return why the token can't be used, or None when it may be tried."""
     if token is None:
         return ("environment: TELEGRAM_BOT_TOKEN is not set; create a bot with @BotFather "
                 "in Telegram (/newbot), then export TELEGRAM_BOT_TOKEN=<the token it gives>")
     if not TOKEN_RE.match(token.reveal()):
-        return ("environment: TELEGRAM_BOT_TOKEN does not look like a bot token "
-                "(expected 123456789:AA... as given by @BotFather)")
+        return ("environment: TELEGRAM_BOT_TOKEN contains spaces or URL characters; copy the "
+                "token exactly as @BotFather gave it (123456789:AA...)")
     return None

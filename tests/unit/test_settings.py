@@ -106,8 +106,10 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
 
 def test_token_checks() -> None:
     assert "@BotFather" in (token_problem(None) or "")
-    assert token_problem(Secret("nonsense")) is not None
+    assert token_problem(Secret("12 34")) is not None
+    assert token_problem(Secret("123/456")) is not None
     assert token_problem(Secret("123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ")) is None
+    assert token_problem(Secret("123:short")) is None, "the Bot API, not we, judges a token"
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -141,6 +143,22 @@ def test_cli_run_with_unwritable_data_dir(tmp_path: Path) -> None:
                           "NEWSBOT_DATA_DIR": str(blocker / "sub")})
     assert result.returncode == 2
     assert "data folder" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_run_with_a_token_telegram_rejects(tmp_path: Path) -> None:
+    from tests.emulator.server import Emulator
+
+    emulator = Emulator().start()
+    try:
+        result = run_cli("run", "--config", str(write(tmp_path, GOOD)),
+                         env={"TELEGRAM_BOT_TOKEN": "999:wrong-token",
+                              "TELEGRAM_API_URL": emulator.base_url,
+                              "NEWSBOT_DATA_DIR": str(tmp_path / "d")})
+    finally:
+        emulator.stop()
+    assert result.returncode == 2
+    assert "rejected" in result.stderr and "wrong-token" not in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_cli_config_from_env_and_missing(tmp_path: Path) -> None:
