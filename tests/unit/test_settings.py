@@ -10,6 +10,7 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.settings import Secret, load_settings, token_problem
+from tests.emulator.server import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = """
@@ -146,8 +147,6 @@ def test_cli_run_with_unwritable_data_dir(tmp_path: Path) -> None:
 
 
 def test_cli_run_with_a_token_telegram_rejects(tmp_path: Path) -> None:
-    from tests.emulator.server import Emulator
-
     emulator = Emulator().start()
     try:
         result = run_cli("run", "--config", str(write(tmp_path, GOOD)),
