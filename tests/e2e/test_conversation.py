@@ -233,3 +233,16 @@ def test_a_flooding_user_does_not_starve_others(env: Env) -> None:
     notices = [m for m in answered if "slow down" in m.text]
     assert len(notices) == 1, "one polite notice, not one per message"
     assert len(answered) < 200, "the flood is cut, not served"
+
+
+def test_forum_threads_keep_their_own_topics(env: Env) -> None:
+    forum = -next(_ids)
+    env.emulator.chat(forum, "supergroup", "Forum", is_forum=True)
+    env.emulator.set_member(forum, 31, "administrator")
+    followed = say(env, "/follow belarus", forum, 31, chat_type="supergroup", thread_id=5)
+    assert "Belarus" in followed.text and followed.thread_id == 5
+    other = say(env, "/list", forum, 31, chat_type="supergroup", thread_id=6)
+    assert other.thread_id == 6
+    assert "Belarus" not in other.text.split("Topics:")[1].split("\n")[0]
+    same = say(env, "/list", forum, 31, chat_type="supergroup", thread_id=5)
+    assert "Belarus" in same.text.split("Topics:")[1].split("\n")[0]
