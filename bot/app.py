@@ -13,10 +13,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 import handlers
+from bot.alerts import AlertTracker
 from bot.chats import ChatService
 from bot.clock import Clock, SystemClock
 from bot.delivery.queue import DeliveryService
@@ -25,16 +27,19 @@ from bot.errors import NewsbotError
 from bot.feeds.fetch import Fetcher
 from bot.ingest import Ingestor
 from bot.metrics import MetricsServer, Snapshot, health_problems
+from bot.models import ChatKey
 from bot.services import SERVICES_KEY, Services
 from bot.settings import FeedConfig, Settings
 from bot.stats import StatsService
 from bot.storage.tinydb_store import TinyDBRepository
+from bot.texts import text
 from bot.votes import VoteService
 
 log = logging.getLogger("newsbot")
 TICK_SECONDS = 2.0
 CHECKPOINT_SECONDS = 60.0
 PRUNE_SECONDS = 3600.0
+ALERT_SECONDS = 60.0
 FIRST_POLL_SPREAD = 2.0
 
 COMMANDS = [
@@ -73,6 +78,7 @@ class NewsbotApp:
             self.repo.close()
             raise
         self._stop = asyncio.Event()
+        self.alerts = AlertTracker()
         self._started = self.clock.now()
         self._last_poll: datetime | None = None
         self.metrics: MetricsServer | None = None
@@ -138,6 +144,9 @@ class NewsbotApp:
         jq.run_repeating(self._checkpoint_job, interval=CHECKPOINT_SECONDS,
                          first=CHECKPOINT_SECONDS, name="checkpoint")
         jq.run_repeating(self._prune_job, interval=PRUNE_SECONDS, first=30.0, name="prune")
+        if self.settings.telegram.admins:
+            jq.run_repeating(self._alerts_job, interval=ALERT_SECONDS, first=ALERT_SECONDS,
+                             name="alerts")
 
     async def _poll_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         feed = context.job.data if context.job else None
@@ -171,6 +180,23 @@ class NewsbotApp:
         dropped = self.repo.prune(cutoff)
         if dropped:
             log.info("pruned old articles", extra={"count": dropped})
+
+    async def _alerts_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        now = self.clock.now()
+        names = {f.url: f.name for f in self.settings.feeds}
+        alerts = self.alerts.feeds(self.repo.feed_states(), names, now)
+        alerts += self.alerts.deliveries(self.delivery.failed_total, now)
+        for alert in alerts:
+            log.warning("admin alert", extra={"alert": alert.key, **alert.params})
+            for admin in self.settings.telegram.admins:
+                chat = self.repo.get_chat(ChatKey(admin))
+                message = text(alert.key, chat.ui_language if chat else None, **alert.params)
+                await self.delivery.pacer.wait(admin, private=True)
+                try:
+                    await context.bot.send_message(admin, message, parse_mode=ParseMode.HTML)
+                except TelegramError as exc:
+                    log.warning("admin alert not sent", extra={"admin": admin,
+                                                               "error": str(exc)})
 
     # ------------------------------------------------------------------ life cycle
     async def _set_commands(self) -> None:

@@ -95,7 +95,7 @@ class Ingestor:
             if resp.not_modified:
                 result.not_modified = True
                 self._save_state(replace(
-                    state, last_success=now, failures=0,
+                    state, last_success=now, failures=0, failing_since=None,
                     next_poll_at=next_poll(now, feed.interval_seconds, max_age=resp.max_age())))
                 return result
             if resp.status >= 400:
@@ -117,7 +117,8 @@ class Ingestor:
             self._save_state(replace(
                 state, etag=resp.headers.get("etag"),
                 last_modified=resp.headers.get("last-modified"), last_success=now,
-                failures=0, articles_total=state.articles_total + len(result.articles),
+                failures=0, failing_since=None,
+                articles_total=state.articles_total + len(result.articles),
                 next_poll_at=next_poll(now, feed.interval_seconds, max_age=resp.max_age(),
                                        retry_after=resp.retry_after())))
         except FeedError as exc:
@@ -129,6 +130,7 @@ class Ingestor:
                                               "failures": failures})
             self._save_state(replace(
                 state, last_error=result.error[:300], last_error_at=now, failures=failures,
+                failing_since=state.failing_since or now,
                 next_poll_at=next_poll(now, feed.interval_seconds, failures=failures)))
         return result
 

@@ -162,6 +162,7 @@ class FeedState:
     last_error_at: datetime | None = None
     failures: int = 0
     next_poll_at: datetime | None = None
+    failing_since: datetime | None = None
     articles_total: int = 0
 
 

@@ -128,7 +128,8 @@ def feed_out(f: FeedState) -> dict[str, Any]:
     """Encode a feed's poll state."""
     return {"url": f.url, "etag": f.etag, "lm": f.last_modified, "ok": dt_out(f.last_success),
             "err": f.last_error, "err_at": dt_out(f.last_error_at), "fails": f.failures,
-            "next": dt_out(f.next_poll_at), "total": f.articles_total}
+            "next": dt_out(f.next_poll_at), "total": f.articles_total,
+            "since": dt_out(f.failing_since)}
 
 
 def feed_in(d: dict[str, Any]) -> FeedState:
@@ -138,4 +139,5 @@ def feed_in(d: dict[str, Any]) -> FeedState:
         last_success=dt_in(d.get("ok")), last_error=str(d.get("err", "")),
         last_error_at=dt_in(d.get("err_at")), failures=int(d.get("fails", 0)),
         next_poll_at=dt_in(d.get("next")), articles_total=int(d.get("total", 0)),
+        failing_since=dt_in(d.get("since")),
     )
