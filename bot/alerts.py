@@ -1,5 +1,7 @@
-"""Admin alerts: one message when a feed has failed for a day or delivery errors spike, and one
-when it recovers. Pure: the tracker takes states and ``now`` and returns what to say.
+"""Admin alerts, announced once each way.
+
+One message when a feed has failed for a day or delivery errors spike, and one when it
+recovers. Pure: the tracker takes states and ``now`` and returns what to say.
 """
 
 from __future__ import annotations
