@@ -178,7 +178,9 @@ class ChatService:
                                   digest_since=self.clock.now()))
 
     def set_timezone(self, chat: Chat, name: str) -> Chat:
-        """Set the chat's IANA time zone (case-insensitive match of a known name)."""
+        """Set the chat's IANA time zone; an empty name asks for one."""
+        if not name:
+            raise CommandError("timezone_usage", tz=chat.timezone)
         if not valid_timezone(name):
             raise CommandError("timezone_bad", tz=name[:64])
         return self._save(replace(chat, timezone=name, digest_since=self.clock.now()))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ContextTypes
 
+from bot.chats import ChatService
 from bot.errors import CommandError
 from bot.models import Chat, DeliveryMode
 from bot.texts import Markup, text
@@ -208,37 +210,38 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         s.delivery.kick()
 
 
-async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/timezone AREA/CITY."""
+async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                  change: Callable[[ChatService, Chat, str], Chat]) -> Chat | None:
+    """Check who may change the chat, apply one settings change, explain a bad argument."""
     chat = await _changeable_chat(update, context)
     if chat is None:
-        return
-    s = services(context)
-    args = command_args(update)
-    lang = chat.ui_language
-    if not args:
-        await reply(update, context, text("timezone_usage", lang, tz=chat.timezone))
-        return
+        return None
     try:
-        chat = s.chats.set_timezone(chat, args.split()[0])
+        return change(services(context).chats, chat, command_args(update))
     except CommandError as exc:
         await _explain(update, context, chat, exc)
+        return None
+
+
+def _first(args: str) -> str:
+    return args.split(maxsplit=1)[0] if args else ""
+
+
+async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/timezone AREA/CITY."""
+    chat = await _change(update, context, lambda s, c, a: s.set_timezone(c, _first(a)))
+    if chat is None:
         return
-    local = s.clock.now().astimezone(ZoneInfo(chat.timezone)).strftime("%H:%M")
-    await reply(update, context, text("timezone_set", lang, tz=chat.timezone, local=local))
+    local = services(context).clock.now().astimezone(ZoneInfo(chat.timezone)).strftime("%H:%M")
+    await reply(update, context, text("timezone_set", chat.ui_language, tz=chat.timezone,
+                                      local=local))
 
 
 async def lang_filter(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/lang CODES or /lang any."""
-    chat = await _changeable_chat(update, context)
+    chat = await _change(update, context,
+                         lambda s, c, a: s.set_languages(c, a.replace(",", " ").split()))
     if chat is None:
-        return
-    s = services(context)
-    codes = command_args(update).replace(",", " ").split()
-    try:
-        chat = s.chats.set_languages(chat, codes)
-    except CommandError as exc:
-        await _explain(update, context, chat, exc)
         return
     if chat.languages:
         await reply(update, context, text("lang_set", chat.ui_language,
@@ -249,53 +252,31 @@ async def lang_filter(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/quiet HH:MM-HH:MM or /quiet off."""
-    chat = await _changeable_chat(update, context)
+    chat = await _change(update, context, lambda s, c, a: s.set_quiet(c, a.replace(" ", "")))
     if chat is None:
-        return
-    s = services(context)
-    args = command_args(update).replace(" ", "")
-    try:
-        chat = s.chats.set_quiet(chat, args)
-    except CommandError as exc:
-        await _explain(update, context, chat, exc)
         return
     if chat.quiet:
         await reply(update, context, text("quiet_set", chat.ui_language, start=chat.quiet.start,
                                           end=chat.quiet.end, tz=chat.timezone))
     else:
         await reply(update, context, text("quiet_off", chat.ui_language))
-        s.delivery.kick()
+        services(context).delivery.kick()
 
 
 async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/language CODE: the bot's interface language for the chat."""
-    chat = await _changeable_chat(update, context)
-    if chat is None:
-        return
-    s = services(context)
-    args = command_args(update)
-    try:
-        chat = s.chats.set_ui_language(chat, args.split()[0] if args else "")
-    except CommandError as exc:
-        await _explain(update, context, chat, exc)
-        return
-    await reply(update, context, text("language_set", chat.ui_language,
-                                      code=chat.ui_language or "en"))
+    chat = await _change(update, context, lambda s, c, a: s.set_ui_language(c, _first(a)))
+    if chat is not None:
+        await reply(update, context, text("language_set", chat.ui_language,
+                                          code=chat.ui_language or "en"))
 
 
 async def images(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/images preview|photo|off."""
-    chat = await _changeable_chat(update, context)
-    if chat is None:
-        return
-    s = services(context)
-    args = command_args(update)
-    try:
-        chat = s.chats.set_images(chat, args.split()[0] if args else "")
-    except CommandError as exc:
-        await _explain(update, context, chat, exc)
-        return
-    await reply(update, context, text("images_set", chat.ui_language, mode=chat.images.value))
+    chat = await _change(update, context, lambda s, c, a: s.set_images(c, _first(a)))
+    if chat is not None:
+        await reply(update, context, text("images_set", chat.ui_language,
+                                          mode=chat.images.value))
 
 
 async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
