@@ -30,6 +30,7 @@ from bot.storage.tinydb_store import TinyDBRepository  # noqa: E402
 from tests.conftest import write_config  # noqa: E402
 from tests.newsserver import NewsServer, article_page, rss  # noqa: E402
 
+WORKERS = 2
 SENTENCES = [
     "Officials in Minsk and Vilnius met on Monday to discuss cross-border trade.",
     "The talks focused on rail freight, customs queues and energy links.",
@@ -64,7 +65,7 @@ async def newsbot_passes(urls: list[str], tmp: Path) -> dict[str, float]:
                              env={})
     repo = TinyDBRepository(tmp / "data", SystemClock())
     fetcher = Fetcher(timeout=30, max_connections=32)
-    ingestor = Ingestor(settings, fetcher, SystemClock(), repo)
+    ingestor = Ingestor(settings, fetcher, SystemClock(), repo, workers=WORKERS)
     started = time.perf_counter()
     results = await ingestor.run_once(concurrency=16)
     cold = time.perf_counter() - started
@@ -76,6 +77,7 @@ async def newsbot_passes(urls: list[str], tmp: Path) -> dict[str, float]:
     again = await ingestor.run_once(concurrency=16)
     warm = time.perf_counter() - started
     await fetcher.close()
+    ingestor.close()
     repo.close()
     return {"articles": new, "cold": cold, "warm": warm,
             "not_modified": sum(r.not_modified for r in again), **dict(stages)}

@@ -25,7 +25,7 @@ from bot.delivery.queue import DeliveryService
 from bot.delivery.sender import TelegramSender
 from bot.errors import NewsbotError
 from bot.feeds.fetch import Fetcher
-from bot.ingest import Ingestor
+from bot.ingest import Ingestor, ingest_workers
 from bot.metrics import MetricsServer, Snapshot, health_problems
 from bot.models import ChatKey
 from bot.services import SERVICES_KEY, Services
@@ -72,7 +72,8 @@ class NewsbotApp:
                 delivery=self.delivery, votes=VoteService(self.repo, self.clock),
                 stats=StatsService(self.repo, settings, self.clock))
             self.fetcher = Fetcher(settings.ingest.timeout_seconds, settings.ingest.max_bytes)
-            self.ingestor = Ingestor(settings, self.fetcher, self.clock, self.repo)
+            self.ingestor = Ingestor(settings, self.fetcher, self.clock, self.repo,
+                                     workers=ingest_workers())
             self.application = self._build_application()
         except BaseException:
             self.repo.close()
@@ -281,4 +282,5 @@ class NewsbotApp:
         if self.metrics is not None and self.metrics.thread.is_alive():
             self.metrics.stop()
         await self.fetcher.close()
+        self.ingestor.close()
         self.repo.close()

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from multiprocessing import get_context
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from bot.article.canonical import article_id, canonical_url, content_hash
@@ -29,8 +35,15 @@ from bot.summarize import summarize
 from bot.topics import TopicMatcher
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_NEW_PER_POLL = 100
 PAGE_FETCH_CONCURRENCY = 8
+
+
+def ingest_workers() -> int:
+    """Worker processes for extraction and summaries: one per core when there are several."""
+    cores = os.cpu_count() or 1
+    return min(cores, 4) if cores > 1 else 0
 
 
 @dataclass(slots=True)
@@ -50,7 +63,7 @@ class Ingestor:
     """Turns configured feeds into stored articles."""
 
     def __init__(self, settings: Settings, fetcher: Fetcher, clock: Clock,
-                 repo: Repository | None = None) -> None:
+                 repo: Repository | None = None, workers: int = 0) -> None:
         self.settings = settings
         self.fetcher = fetcher
         self.clock = clock
@@ -59,6 +72,10 @@ class Ingestor:
         self.clusters = ClusterIndex()
         self._seen_keys: dict[str, str] = {}  # keys of this process (preview stores nothing)
         self._pages = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
+        # Extraction and summaries are CPU work under one GIL; worker processes (spawned, so
+        # no thread of the bot is forked) let them use the other cores.
+        self._pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) \
+            if workers > 0 else None
         self.polled_total = 0
         self.failed_total = 0
         self.ingested_total = 0
@@ -67,6 +84,22 @@ class Ingestor:
         if key in self._seen_keys:
             return True
         return self.repo is not None and self.repo.article_for_key(key) is not None
+
+    async def _cpu(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._pool is None:
+            return await asyncio.to_thread(fn, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        except BrokenProcessPool:
+            log.warning("worker process died; working in this process")
+            self._pool = None
+            return await asyncio.to_thread(fn, *args)
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     async def run_once(self, feeds: tuple[FeedConfig, ...] | None = None,
                        concurrency: int = 8) -> list[FeedResult]:
@@ -166,7 +199,7 @@ class Ingestor:
         if page.status >= 400 or not page.body:
             return text, image
         t0 = time.perf_counter()
-        extracted = await asyncio.to_thread(extract_page, page.body, page.url)
+        extracted = await self._cpu(extract_page, page.body, page.url)
         result.stage_seconds["extract"] += time.perf_counter() - t0
         if len(extracted.text) > len(text):
             text = extracted.text
@@ -193,7 +226,7 @@ class Ingestor:
         topics = self.matcher.match(title, text)
         result.stage_seconds["match"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        summary = await asyncio.to_thread(
+        summary = await self._cpu(
             summarize, text, title, language or "en", self.settings.summary.algorithm,
             self.settings.summary.sentences)
         result.stage_seconds["summarize"] += time.perf_counter() - t0

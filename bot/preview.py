@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 
 from bot.clock import Clock
 from bot.feeds.fetch import Fetcher
-from bot.ingest import Ingestor
+from bot.ingest import FeedResult, Ingestor, ingest_workers
 from bot.models import Article
-from bot.settings import Settings
+from bot.settings import FeedConfig, Settings
 from bot.storage.tinydb_store import TinyDBRepository
 
 
@@ -34,21 +35,30 @@ async def run_preview(settings: Settings, clock: Clock, *, topic: str | None,
     """Run one pass and print it. Returns the exit code (1 if every feed failed)."""
     repo = TinyDBRepository(settings.storage.dir, clock) if store else None
     fetcher = Fetcher(settings.ingest.timeout_seconds, settings.ingest.max_bytes)
+    ingestor = Ingestor(settings, fetcher, clock, repo, workers=ingest_workers())
     progress = sys.stderr.isatty()
+    limit_polls = asyncio.Semaphore(8)
+
+    async def one(feed: FeedConfig) -> FeedResult:
+        async with limit_polls:
+            return await ingestor.poll(feed)
+
+    done: list[FeedResult] = []
     try:
-        ingestor = Ingestor(settings, fetcher, clock, repo)
-        results = []
-        for i, feed in enumerate(settings.feeds, 1):
+        tasks = [asyncio.ensure_future(one(feed)) for feed in settings.feeds]
+        for finished in asyncio.as_completed(tasks):
+            result = await finished
+            done.append(result)
             if progress:
-                print(f"[{i}/{len(settings.feeds)}] {feed.name}", file=sys.stderr)
-            results.append(ingestor.run_once((feed,)))
-        done = []
-        for coro in results:
-            done.extend(await coro)
+                print(f"[{len(done)}/{len(tasks)}] {result.feed.name}: "
+                      f"{len(result.articles)} articles", file=sys.stderr)
     finally:
+        ingestor.close()
         await fetcher.close()
         if repo is not None:
             repo.close()
+    order = {feed.url: i for i, feed in enumerate(settings.feeds)}
+    done.sort(key=lambda r: order[r.feed.url])
     printed = 0
     for result in done:
         if not result.ok:
