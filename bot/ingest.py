@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -38,6 +39,21 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_NEW_PER_POLL = 100
 PAGE_FETCH_CONCURRENCY = 8
+
+
+def exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the bot is gone, even after ``kill -9``.
+
+    A pool worker holds both ends of its own task pipe, so it never sees EOF when the bot dies;
+    a daemon thread watches for the parent to change instead.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def ingest_workers() -> int:
@@ -74,8 +90,9 @@ class Ingestor:
         self._pages = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
         # Extraction and summaries are CPU work under one GIL; worker processes (spawned, so
         # no thread of the bot is forked) let them use the other cores.
-        self._pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) \
-            if workers > 0 else None
+        self._pool = ProcessPoolExecutor(
+            workers, mp_context=get_context("spawn"), initializer=exit_with_parent,
+            initargs=(os.getpid(),)) if workers > 0 else None
         self.polled_total = 0
         self.failed_total = 0
         self.ingested_total = 0

@@ -17,6 +17,22 @@ BODY = ("Officials in Minsk announced new border rules on Monday. Travellers wil
         "permits from next month. Neighbouring states criticised the decision. ") * 3
 
 
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids = (task / "children").read_text().split()
+        found += [int(k) for k in kids]
+    return found
+
+
+def state(pid: int) -> str:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return "zombie"
+    return status.split("State:")[1].split("\n")[0].lower()
+
+
 def article_messages(emulator: Emulator) -> list[tuple[int, str]]:
     return [(m.chat_id, m.text.split("\n")[0]) for m in emulator.sent()
             if m.chat_id in CHATS and m.buttons() and m.buttons()[0][0][1].startswith("v1|")]
@@ -38,7 +54,13 @@ def test_sigkill_during_fan_out_then_restart(tmp_path: Path, emulator: Emulator,
               "description": BODY} for i in range(2)]
     news.set("/feed.xml", rss("t", items), "application/rss+xml")
     emulator.wait_for(lambda: len(article_messages(emulator)) >= 25, timeout=30)
+    assert bot.proc is not None
+    workers = children(bot.proc.pid)
+    assert workers, "the bot should have started its extraction workers by now"
     bot.stop(signal.SIGKILL)
+    # Extraction workers must not outlive a killed bot.
+    emulator.wait_for(lambda: not [p for p in workers if Path(f"/proc/{p}").exists()
+                                   and "zombie" not in state(p)], timeout=10)
     sent_before = len(article_messages(emulator))
     assert sent_before < 2 * len(CHATS), "the kill must land mid-fan-out"
 
