@@ -31,6 +31,8 @@ class Pacer:
                  monotonic: Callable[[], float] = time.monotonic,
                  group_window: float = GROUP_WINDOW) -> None:
         self._spacing = 1.0 / global_rate if global_rate > 0 else 0.0
+        self._window_cap = int(global_rate)
+        self._sent: deque[float] = deque()
         self._private = private_interval
         self._group_cap = group_per_minute
         self._group_window = group_window
@@ -79,6 +81,21 @@ class Pacer:
         delay = self.reserve_global()
         if delay > 0:
             await asyncio.sleep(delay)
+        # Evenly spaced slots can still bunch when the event loop lags; a sliding one-second
+        # window over the sends themselves keeps the burst under Telegram's count.
+        while (delay := self._window_wait()) > 0:
+            await asyncio.sleep(delay)
+
+    def _window_wait(self) -> float:
+        if self._window_cap <= 0:
+            return 0.0
+        now = self._now()
+        while self._sent and self._sent[0] <= now - 1.0:
+            self._sent.popleft()
+        if len(self._sent) < self._window_cap:
+            self._sent.append(now)
+            return 0.0
+        return self._sent[0] + 1.0 - now + 0.001
 
     def delay_chat(self, chat_id: int, seconds: float) -> None:
         """Honour a 429 ``retry_after`` for one chat."""
