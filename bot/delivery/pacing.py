@@ -83,7 +83,10 @@ class Pacer:
             await asyncio.sleep(delay)
         # Evenly spaced slots can still bunch when the event loop lags; a sliding one-second
         # window over the sends themselves keeps the burst under Telegram's count.
-        while (delay := self._window_wait()) > 0:
+        for _ in range(1000):  # each round frees at least one slot; bounded for safety
+            delay = self._window_wait()
+            if delay <= 0:
+                break
             await asyncio.sleep(delay)
 
     def _window_wait(self) -> float:
