@@ -176,3 +176,12 @@ def test_names_with_baltic_letters_do_not_change_an_english_text() -> None:
     text = ("President Gitanas Nausėda and Prime Minister Evika Siliņa met in Vilnius on "
             "Monday to discuss the new rail link between the two capitals.")
     assert detect_language(text) == "en"
+
+
+def test_pacer_window_caps_bursts_in_any_second() -> None:
+    clock = [0.0]
+    pacer = Pacer(global_rate=5, monotonic=lambda: clock[0])
+    assert [pacer._window_wait() for _ in range(5)] == [0.0] * 5
+    assert pacer._window_wait() == pytest.approx(1.001)
+    clock[0] = 1.01
+    assert pacer._window_wait() == 0.0
