@@ -8,12 +8,14 @@ from telegram import Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
+    MessageHandler,
     TypeHandler,
     filters,
 )
 
-from handlers import admin, commands, votes
+from handlers import admin, commands, membership, votes
 from handlers.errors import on_error
 from handlers.throttle import throttle
 
@@ -50,5 +52,12 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(CallbackQueryHandler(votes.vote, pattern=r"^v\d+\|"))
     app.add_handler(CallbackQueryHandler(commands.topic_button, pattern=r"^t1[|]"))
     app.add_handler(CallbackQueryHandler(votes.unknown_button))
-    # 4. Errors: logged with the update id, and the user gets a short apology.
+    # 4. Membership: blocked or let back in, groups upgraded to supergroups, and any
+    #    message from a chat that had blocked the bot (group 1, so commands still run).
+    app.add_handler(ChatMemberHandler(membership.my_membership,
+                                      ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, membership.migrated))
+    app.add_handler(MessageHandler(filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED,
+                                   membership.any_private_message), group=1)
+    # 5. Errors: logged with the update id, and the user gets a short apology.
     app.add_error_handler(on_error)

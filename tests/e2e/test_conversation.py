@@ -246,3 +246,45 @@ def test_forum_threads_keep_their_own_topics(env: Env) -> None:
     assert "Belarus" not in other.text.split("Topics:")[1].split("\n")[0]
     same = say(env, "/list", forum, 31, chat_type="supergroup", thread_id=5)
     assert "Belarus" in same.text.split("Topics:")[1].split("\n")[0]
+
+
+# Keep last in this module: it publishes articles, which reach every chat that follows Belarus.
+def test_blocked_then_back_and_group_upgrade(env: Env) -> None:
+    chat, group = next(_ids), -next(_ids)
+    say(env, "/follow belarus", chat)
+    env.emulator.chat(group, "group", "Old group")
+    env.emulator.set_member(group, 41, "creator")
+    say(env, "/follow belarus", group, 41, chat_type="group")
+    info = env.emulator.chat(chat)
+    member = {"chat": env.emulator._chat_obj(info), "from": env.emulator._user(chat),
+              "date": 0,
+              "old_chat_member": {"status": "member", "user": env.emulator.m_getMe({})},
+              "new_chat_member": {"status": "kicked", "until_date": 0,
+                                  "user": env.emulator.m_getMe({})}}
+    env.emulator.inject_raw({"my_chat_member": member})
+    new_group = -1_000_000 - abs(group)
+    env.emulator.chat(new_group, "supergroup", "New supergroup")
+    env.emulator.inject_raw({"message": {
+        "message_id": 99, "date": 0, "chat": env.emulator._chat_obj(env.emulator.chat(group)),
+        "from": env.emulator._user(41), "migrate_to_chat_id": new_group}})
+    time.sleep(1.5)
+    body = ("Officials in Minsk said the new rules start next month. They apply to all "
+            "border crossings. Travellers must register online. ") * 4
+    env.news.set("/feed.xml", rss("t", [{"title": "Minsk border rules", "link":
+                                         f"{env.news.url}/a/1", "description": body}]),
+                 "application/rss+xml")
+    env.emulator.wait_for(lambda: any("Minsk border rules" in m.text
+                                      for m in env.emulator.sent(new_group)), timeout=20)
+    assert not any("Minsk border rules" in m.text for m in env.emulator.sent(chat)), \
+        "a chat that blocked the bot gets nothing"
+    assert not any("Minsk border rules" in m.text for m in env.emulator.sent(group))
+    env.emulator.inject_message(chat, chat, "hello again", entities=False)
+    time.sleep(1.0)
+    env.news.set("/feed.xml", rss("t", [{"title": "Minsk border rules", "link":
+                                         f"{env.news.url}/a/1", "description": body},
+                                        {"title": "Minsk airport reopens", "link":
+                                         f"{env.news.url}/a/2", "description": body.replace(
+                                             "border crossings", "airport gates")}]),
+                 "application/rss+xml")
+    env.emulator.wait_for(lambda: any("Minsk airport reopens" in m.text
+                                      for m in env.emulator.sent(chat)), timeout=20)
