@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 import zlib
 from array import array
 from collections import defaultdict
@@ -370,7 +371,7 @@ class TinyDBRepository:
     def _flush(self) -> None:
         if not self._pending_lines or self._journal_fh is None:
             return
-        started = datetime.now(tz=UTC)
+        started = time.perf_counter()
         data = b"".join(self._pending_lines)
         start = self._journal_fh.tell()
         try:
@@ -386,7 +387,7 @@ class TinyDBRepository:
             raise StorageError(f"{self.folder / JOURNAL}: write failed: {exc.strerror}") from exc
         self._journal_ops += len(self._pending_lines)
         self._pending_lines.clear()
-        elapsed = (datetime.now(tz=UTC) - started).total_seconds()
+        elapsed = time.perf_counter() - started
         self.write_seconds.append(elapsed)
         if len(self.write_seconds) > 10_000:
             del self.write_seconds[:5_000]
