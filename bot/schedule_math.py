@@ -39,19 +39,6 @@ def last_due(now: datetime, hhmm: str, tz: str) -> datetime:
     raise AssertionError("unreachable: one of three days is always in the past")
 
 
-def next_due(now: datetime, hhmm: str, tz: str) -> datetime:
-    """Return the first instant after ``now`` when the local clock shows ``hhmm``."""
-    zone = ZoneInfo(tz)
-    local_now = now.astimezone(zone)
-    at = parse_hhmm(hhmm)
-    for days in (0, 1, 2):
-        day = (local_now + timedelta(days=days)).date()
-        candidate = datetime.combine(day, at, tzinfo=zone).astimezone(ZoneInfo("UTC"))
-        if candidate > now:
-            return candidate
-    raise AssertionError("unreachable")
-
-
 def in_quiet_hours(now: datetime, quiet: QuietHours | None, tz: str) -> bool:
     """Tell whether ``now`` falls in the chat's quiet window (which may wrap past midnight)."""
     if quiet is None:

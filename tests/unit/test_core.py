@@ -11,7 +11,7 @@ import pytest
 from bot.delivery.pacing import Pacer
 from bot.language import detect_language
 from bot.models import QuietHours, Topic
-from bot.schedule_math import in_quiet_hours, last_due, next_due, parse_hhmm
+from bot.schedule_math import in_quiet_hours, last_due, parse_hhmm
 from bot.summarize import summarize
 from bot.topics import TopicMatcher, find_topic
 
@@ -135,9 +135,9 @@ def test_digest_due_across_dst_in_vilnius() -> None:
     assert len({d for d in autumn if d.date() == datetime(2026, 10, 25).date()}) == 1
 
 
-def test_next_due_and_quiet_hours() -> None:
+def test_last_due_and_quiet_hours() -> None:
     now = datetime(2026, 1, 10, 21, 0, tzinfo=UTC)  # 23:00 in Vilnius (UTC+2)
-    assert next_due(now, "08:00", "Europe/Vilnius") == datetime(2026, 1, 11, 6, 0, tzinfo=UTC)
+    assert last_due(now, "08:00", "Europe/Vilnius") == datetime(2026, 1, 10, 6, 0, tzinfo=UTC)
     quiet = QuietHours("22:00", "07:00")
     assert in_quiet_hours(now, quiet, "Europe/Vilnius")
     assert not in_quiet_hours(now, quiet, "UTC")
