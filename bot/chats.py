@@ -20,7 +20,7 @@ from bot.models import (
 from bot.schedule_math import parse_hhmm
 from bot.settings import Settings, valid_timezone
 from bot.storage.base import Repository
-from bot.texts import UI_LANGUAGES
+from bot.texts import UI_LANGUAGES, ui_language_of
 from bot.topics import TopicMatcher, find_topic, tokens
 
 MAX_OWN_TOPICS = 20
@@ -74,10 +74,9 @@ class ChatService:
         chat = self.repo.get_chat(key)
         if chat is None:
             d = self.settings.delivery
-            ui = (language_code or "").split("-")[0].lower()
             chat = Chat(key=key, type=chat_type, title=title[:128], mode=d.mode,
                         digest_time=d.digest_time, timezone=d.timezone,
-                        ui_language=ui if ui in UI_LANGUAGES else None,
+                        ui_language=ui_language_of(language_code),
                         created_at=self.clock.now(), digest_since=self.clock.now())
             self.repo.put_chat(chat)
         elif not chat.active:

@@ -25,6 +25,12 @@ class Markup(str):
     __slots__ = ()
 
 
+def ui_language_of(language_code: str | None) -> str | None:
+    """The UI language for a Telegram ``language_code`` ("ru", "pt-br"), None when we lack it."""
+    base = (language_code or "").split("-")[0].lower()
+    return base if base in UI_LANGUAGES else None
+
+
 @lru_cache(maxsize=len(UI_LANGUAGES))
 def catalogue(lang: str) -> dict[str, str]:
     """Return ``{message id: text}`` of one UI language."""

@@ -8,14 +8,14 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.texts import text
+from bot.texts import text, ui_language_of
 
 log = logging.getLogger("newsbot.errors")
 
 
 def _lang(update: Update) -> str | None:
     user = update.effective_user
-    return (user.language_code or "").split("-")[0] or None if user else None
+    return ui_language_of(user.language_code) if user else None
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -12,6 +12,7 @@ from telegram.ext import ContextTypes
 from bot.models import ChatKey, ChatType
 from bot.render import utf16_len
 from bot.services import SERVICES_KEY, Services
+from bot.texts import ui_language_of
 
 MAX_REPLY = 4000
 REPLY_ATTEMPTS = 3
@@ -52,7 +53,7 @@ def ui_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | Non
     if chat is not None and chat.ui_language:
         return chat.ui_language
     user = update.effective_user
-    return (user.language_code or "").split("-")[0].lower() or None if user else None
+    return ui_language_of(user.language_code) if user else None
 
 
 def command_args(update: Update) -> str:

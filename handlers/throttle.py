@@ -12,7 +12,7 @@ import time
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.texts import text
+from bot.texts import text, ui_language_of
 
 BURST = 100.0
 RATE = 10.0          # updates per second once the burst is spent
@@ -45,7 +45,7 @@ async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if now - _noticed.get(user.id, -NOTICE_EVERY) >= NOTICE_EVERY:
         _noticed[user.id] = now
-        lang = (user.language_code or "").split("-")[0] or None
+        lang = ui_language_of(user.language_code)
         if update.callback_query is not None:
             await update.callback_query.answer(text("busy", lang))
         elif update.effective_chat is not None:

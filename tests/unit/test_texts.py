@@ -6,7 +6,7 @@ import string
 
 import pytest
 
-from bot.texts import UI_LANGUAGES, Markup, catalogue, text
+from bot.texts import UI_LANGUAGES, Markup, catalogue, text, ui_language_of
 from tests.emulator.telegram_html import parse_html
 
 
@@ -44,3 +44,12 @@ def test_markup_is_kept_and_unknown_language_falls_back() -> None:
     assert text("vote_counted", "xx") == text("vote_counted", "en")
     assert "Спасибо" in text("vote_counted", "ru")
     assert "Дзякуй" in text("vote_counted", "be")
+
+
+def test_ui_language_of_telegram_codes() -> None:
+
+    assert ui_language_of("ru") == "ru"
+    assert ui_language_of("be-BY") == "be"
+    assert ui_language_of("PL") == "pl"
+    assert ui_language_of("pt-br") is None
+    assert ui_language_of(None) is None
