@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -38,6 +39,13 @@ id = "poland"
 name = "Poland"
 aliases = ["Poland", "Warsaw", "Polsk*"]
 """
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def corpus_or_skip() -> Path:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import urllib.request
 from pathlib import Path
 
-from tests.conftest import BotProcess, write_config
+from tests.conftest import BotProcess, free_port, write_config
 from tests.emulator.server import Emulator
 from tests.newsserver import NewsServer, article_page, rss
 
@@ -20,12 +19,6 @@ PARAS = [
     "Observers noted that similar releases in the past were followed by new arrests.",
     "The European Union said it would study the decision before changing its policy.",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_follow_receive_and_vote(tmp_path: Path, emulator: Emulator, news: NewsServer,

@@ -6,15 +6,9 @@ import signal
 import socket
 from pathlib import Path
 
-from tests.conftest import BotProcess, write_config
+from tests.conftest import BotProcess, free_port, write_config
 from tests.emulator.server import Emulator
 from tests.newsserver import NewsServer, rss
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_webhook_mode_with_secret(tmp_path: Path, emulator: Emulator, news: NewsServer,
