@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,15 +68,21 @@ def probe_tinydb(folder: str) -> dict[str, float]:
     repo = TinyDBRepository(folder)
     opened = time.perf_counter() - started
     rng = random.Random(2)
+    lat, total = time_votes(lambda n: repo.put_vote(
+        Vote(f"{rng.randrange(ARTICLES):012x}", 5_000_000 + n, 1, NOW)))
+    repo.close()
+    return summary(opened, lat, total)
+
+
+def time_votes(vote: Callable[[int], object]) -> tuple[list[float], float]:
+    """Run PROBE single durable votes; return each one's latency and the total time."""
     lat = []
     t0 = time.perf_counter()
     for n in range(PROBE):
         s = time.perf_counter()
-        repo.put_vote(Vote(f"{rng.randrange(ARTICLES):012x}", 5_000_000 + n, 1, NOW))
+        vote(n)
         lat.append(time.perf_counter() - s)
-    total = time.perf_counter() - t0
-    repo.close()
-    return summary(opened, lat, total)
+    return lat, time.perf_counter() - t0
 
 
 def summary(opened: float, lat: list[float], total: float) -> dict[str, float]:
@@ -125,17 +132,15 @@ def probe_sqlite(path: str) -> dict[str, float]:
     db.execute("SELECT count(*) FROM votes").fetchone()
     opened = time.perf_counter() - started
     rng = random.Random(2)
-    lat = []
-    t0 = time.perf_counter()
-    for n in range(PROBE):
-        s = time.perf_counter()
+
+    def vote(n: int) -> None:
         db.execute("INSERT OR REPLACE INTO votes VALUES (?, ?, ?)",
                    (f"{rng.randrange(ARTICLES):012x}", 5_000_000 + n, 1))
         db.commit()
         db.execute("SELECT sum(value > 0), sum(value < 0) FROM votes WHERE article = ?",
                    (f"{n % ARTICLES:012x}",)).fetchone()
-        lat.append(time.perf_counter() - s)
-    total = time.perf_counter() - t0
+
+    lat, total = time_votes(vote)
     db.close()
     return summary(opened, lat, total)
 
