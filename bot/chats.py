@@ -82,6 +82,7 @@ class ChatService:
         elif not chat.active:
             chat = replace(chat, active=True)
             self.repo.put_chat(chat)
+            self.invalidate()  # its keyword topics count again
         return chat
 
     def _save(self, chat: Chat) -> Chat:
