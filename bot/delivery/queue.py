@@ -215,7 +215,7 @@ class DeliveryService:
             current = self.repo.get_delivery(delivery.article_id, chat.key)
             if current is None or current.status is not DeliveryStatus.PENDING:
                 continue
-            article = self._article(delivery.article_id)
+            article = self.repo.get_article(delivery.article_id)
             if article is None:
                 self.repo.put_delivery(replace(current, status=DeliveryStatus.DROPPED,
                                                error="article pruned"))
@@ -333,14 +333,11 @@ class DeliveryService:
                 self.repo.put_delivery(replace(d, status=DeliveryStatus.DROPPED,
                                                error=reason[:200]))
 
-    def _article(self, article_id: str) -> Article | None:
-        return self.repo.get_article(article_id)
-
     # ------------------------------------------------------------------ digests
     def _digest_entries(self, chat: Chat) -> list[tuple[Article, VoteTotals, str, Delivery]]:
         entries = []
         for d in self.repo.pending(chat.key):
-            article = self._article(d.article_id)
+            article = self.repo.get_article(d.article_id)
             if article is None:
                 continue
             group = next((self._topic_name(t) for t in article.topics if t in chat.topics),
