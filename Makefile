@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench bench-fanout emulator preview clean
+.PHONY: install run test bench bench-fanout soak emulator preview clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: $(STAMP)
 
 bench-fanout: $(STAMP)
 	$(BIN)/python bench/fanout.py
+
+# A simulated month (about 25 minutes): restarts, kills, network faults; figures into
+# BENCHMARKS.md "Reliability"; exits 1 when a check fails.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py
 
 emulator: $(STAMP)
 	$(BIN)/python -m tests.emulator.console

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot import __version__
-from bot.clock import SystemClock
+from bot.clock import Clock, SystemClock
 from bot.errors import ConfigError, NewsbotError, StorageError
 from bot.logs import setup_logging
 from bot.settings import Settings, load_settings, token_problem
@@ -40,13 +41,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     problem = token_problem(settings.token)
     if problem:
         return _fail(problem)
+    return serve(settings, SystemClock())
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def serve(settings: Settings, clock: Clock) -> int:
+    """Run the bot on ``clock`` until SIGTERM/SIGINT (the soak passes a simulated clock)."""
+    # Until the event loop installs its own handlers, a stop request during start-up (imports,
+    # opening the store, starting workers) unwinds cleanly instead of killing the process.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_on_signal)
     setup_logging(settings.log_level, settings.log_format)
     from telegram.error import InvalidToken, NetworkError  # noqa: PLC0415 - slow import
 
     from bot.app import NewsbotApp  # noqa: PLC0415 - slow import, only for run
 
     try:
-        app = NewsbotApp(settings)
+        app = NewsbotApp(settings, clock)
     except StorageError as exc:
         return _fail(str(exc))
     try:

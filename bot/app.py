@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, JobQueue
 
 import handlers
 from bot.alerts import AlertTracker
@@ -27,7 +27,7 @@ from bot.errors import NewsbotError
 from bot.feeds.fetch import Fetcher
 from bot.ingest import Ingestor, ingest_workers
 from bot.metrics import MetricsServer, Snapshot, health_problems
-from bot.models import ChatKey
+from bot.models import Article, ChatKey
 from bot.services import SERVICES_KEY, Services
 from bot.settings import FeedConfig, Settings
 from bot.stats import StatsService
@@ -37,6 +37,7 @@ from bot.votes import VoteService
 
 log = logging.getLogger("newsbot")
 TICK_SECONDS = 2.0
+MIN_TIMER_SECONDS = 0.25  # floor for timers under a fast simulated clock
 CHECKPOINT_SECONDS = 60.0
 PRUNE_SECONDS = 3600.0
 ALERT_SECONDS = 60.0
@@ -57,6 +58,11 @@ COMMANDS = [
 ]
 
 
+def _polling_failed(exc: TelegramError) -> None:
+    """PTB retries getUpdates itself (with backoff); one line instead of its traceback."""
+    log.warning("getUpdates failed; retrying", extra={"error": str(exc)})
+
+
 class NewsbotApp:
     """The running bot: one process with ingest, scheduling and delivery."""
 
@@ -73,7 +79,7 @@ class NewsbotApp:
                 stats=StatsService(self.repo, settings, self.clock))
             self.fetcher = Fetcher(settings.ingest.timeout_seconds, settings.ingest.max_bytes)
             self.ingestor = Ingestor(settings, self.fetcher, self.clock, self.repo,
-                                     workers=ingest_workers())
+                                     workers=ingest_workers(), on_stored=self._stored)
             self.application = self._build_application()
         except BaseException:
             self.repo.close()
@@ -82,6 +88,7 @@ class NewsbotApp:
         self.alerts = AlertTracker()
         self._started = self.clock.now()
         self._last_poll: datetime | None = None
+        self._polling: set[str] = set()
         self.metrics: MetricsServer | None = None
         if settings.metrics.listen:
             try:
@@ -139,42 +146,77 @@ class NewsbotApp:
             delay = rng.uniform(0.2, FIRST_POLL_SPREAD)
             if state and state.next_poll_at:
                 wait = (state.next_poll_at - self.clock.now()).total_seconds()
-                delay = max(delay, min(wait, float(feed.interval_seconds)))
-            jq.run_once(self._poll_job, when=delay, data=feed, name=f"poll:{feed.url}")
-        jq.run_repeating(self._tick_job, interval=TICK_SECONDS, first=1.0, name="tick")
+                delay = max(delay, self._timer(min(wait, float(feed.interval_seconds))))
+            self._schedule_poll(jq, feed, delay)
+        jq.run_repeating(self._tick_job, interval=self._timer(TICK_SECONDS), first=1.0,
+                         name="tick")
         jq.run_repeating(self._checkpoint_job, interval=CHECKPOINT_SECONDS,
                          first=CHECKPOINT_SECONDS, name="checkpoint")
-        jq.run_repeating(self._prune_job, interval=PRUNE_SECONDS, first=30.0, name="prune")
+        jq.run_repeating(self._prune_job, interval=max(self._timer(PRUNE_SECONDS), 5.0),
+                         first=min(30.0, max(self._timer(PRUNE_SECONDS), 5.0)), name="prune")
         if self.settings.telegram.admins:
             jq.run_repeating(self._alerts_job, interval=ALERT_SECONDS, first=ALERT_SECONDS,
                              name="alerts")
 
+    def _stored(self, article: Article) -> int:
+        """Record an article's deliveries in the batch that stores it (see Ingestor)."""
+        return self.delivery.record(article)
+
+    def _timer(self, seconds: float) -> float:
+        """Real seconds for a timer of ``seconds`` on the bot's clock (simulated or not)."""
+        return max(MIN_TIMER_SECONDS, self.clock.wall_seconds(seconds))
+
+    def _schedule_poll(self, jq: JobQueue[Any], feed: FeedConfig, delay: float) -> None:
+        # Each poll schedules the next, so a run APScheduler skipped as "missed" (its default
+        # when the loop was busy for a second) would end that feed's polling for good:
+        # late runs must always run.
+        jq.run_once(self._poll_job, when=delay, data=feed, name=f"poll:{feed.url}",
+                    job_kwargs={"misfire_grace_time": None, "coalesce": True})
+
+    def _ensure_polling(self, jq: JobQueue[Any]) -> None:
+        """Put back any feed whose poll chain is missing (belt and braces; logs loudly)."""
+        for feed in self.settings.feeds:
+            if feed.url in self._polling or jq.get_jobs_by_name(f"poll:{feed.url}"):
+                continue
+            log.warning("feed had no poll scheduled; rescheduled", extra={"feed": feed.name})
+            self._schedule_poll(jq, feed, 1.0)
+
     async def _poll_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         feed = context.job.data if context.job else None
         assert isinstance(feed, FeedConfig)
+        self._polling.add(feed.url)
         try:
             result = await self.ingestor.poll(feed)
             self._last_poll = self.clock.now()
             if result.articles:
-                added = self.delivery.fan_out(result.articles)
+                self.delivery.kick()
                 log.info("feed polled", extra={"feed": feed.name,
-                                               "new": len(result.articles), "queued": added})
+                                               "new": len(result.articles),
+                                               "queued": result.queued})
         except NewsbotError:
             log.exception("poll failed", extra={"feed": feed.name})
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise
+            # Shutting down: the poll is simply not finished; nothing was half-stored.
+            log.info("poll interrupted by shutdown", extra={"feed": feed.name})
         finally:
+            self._polling.discard(feed.url)
             if not self._stop.is_set() and context.job_queue is not None:
                 state = self.repo.get_feed_state(feed.url)
-                wait = float(feed.interval_seconds)
+                wait = self._timer(float(feed.interval_seconds))
                 if state and state.next_poll_at:
-                    wait = max(0.5, (state.next_poll_at - self.clock.now()).total_seconds())
-                context.job_queue.run_once(self._poll_job, when=wait, data=feed,
-                                           name=f"poll:{feed.url}")
+                    wait = self._timer(max(0.5, (state.next_poll_at
+                                                 - self.clock.now()).total_seconds()))
+                self._schedule_poll(context.job_queue, feed, wait)
 
     async def _tick_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.delivery.tick()
 
-    async def _checkpoint_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _checkpoint_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.repo.checkpoint()
+        if context.job_queue is not None and not self._stop.is_set():
+            self._ensure_polling(context.job_queue)
 
     async def _prune_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         cutoff = self.clock.now() - timedelta(days=self.settings.storage.retention_days)
@@ -224,7 +266,8 @@ class NewsbotApp:
                 loop.add_signal_handler(sig, self.request_stop)
         app = self.application
         try:
-            await self._initialize()
+            if not await self._initialize():
+                return
             self.delivery.sender = TelegramSender(app.bot)
             await self._set_commands()
             await app.start()
@@ -240,7 +283,8 @@ class NewsbotApp:
                 log.info("webhook mode", extra={"listen": self.settings.telegram.webhook_listen})
             else:
                 await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=20,
-                                                poll_interval=0.0)
+                                                poll_interval=0.0,
+                                                error_callback=_polling_failed)
                 log.info("polling for updates")
             self._schedule_jobs()
             self.delivery.kick()
@@ -252,18 +296,23 @@ class NewsbotApp:
         finally:
             await self._shutdown()
 
-    async def _initialize(self) -> None:
+    async def _initialize(self) -> bool:
+        """Reach the Bot API (a few tries over ~20 s); False when a stop came first."""
         for attempt in range(5):
             try:
                 await self.application.initialize()
-                return
+                return True
             except InvalidToken:
                 raise
             except NetworkError as exc:
                 if attempt == 4:
                     raise
                 log.warning("Bot API not reachable, retrying", extra={"error": str(exc)})
-                await asyncio.sleep(2.0 * (attempt + 1))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), 2.0 * (attempt + 1))
+                if self._stop.is_set():
+                    return False
+        return False
 
     async def _shutdown(self) -> None:
         app = self.application

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from multiprocessing import get_context
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -24,7 +25,7 @@ from bot.article.canonical import article_id, canonical_url, content_hash
 from bot.article.cluster import ClusterIndex, simhash
 from bot.article.extract import extract_page, html_to_text, is_teaser
 from bot.clock import Clock
-from bot.errors import FeedError
+from bot.errors import FeedError, StorageError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import next_poll
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_NEW_PER_POLL = 100
 PAGE_FETCH_CONCURRENCY = 8
+CLUSTER_MEMORY = timedelta(days=2)  # how far back a restart reloads story fingerprints
 
 
 def exit_with_parent(parent: int) -> None:
@@ -72,6 +74,7 @@ class FeedResult:
     not_modified: bool = False
     articles: list[Article] = field(default_factory=list)
     skipped: int = 0
+    queued: int = 0  # pending deliveries recorded by ``on_stored``
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
@@ -79,13 +82,19 @@ class Ingestor:
     """Turns configured feeds into stored articles."""
 
     def __init__(self, settings: Settings, fetcher: Fetcher, clock: Clock,
-                 repo: Repository | None = None, workers: int = 0) -> None:
+                 repo: Repository | None = None, *, workers: int = 0,
+                 on_stored: Callable[[Article], int] | None = None) -> None:
         self.settings = settings
+        # Called inside the storage batch that stores an article: the bot records its
+        # pending deliveries there, so an article is never stored without them (a crash
+        # between the two would otherwise lose it: it is "known" and never fanned out).
+        self.on_stored = on_stored
         self.fetcher = fetcher
         self.clock = clock
         self.repo = repo
         self.matcher = TopicMatcher(settings.topics)
         self.clusters = ClusterIndex()
+        self._clusters_warm = False
         self._seen_keys: dict[str, str] = {}  # keys of this process (preview stores nothing)
         self._pages = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
         # Extraction and summaries are CPU work under one GIL; worker processes (spawned, so
@@ -129,8 +138,20 @@ class Ingestor:
 
         return list(await asyncio.gather(*(one(f) for f in feeds or self.settings.feeds)))
 
+    def _warm_clusters(self) -> None:
+        """Reload recent fingerprints once, so a restart doesn't forget stories in flight."""
+        if self._clusters_warm or self.repo is None:
+            return
+        self._clusters_warm = True
+        since = self.clock.now() - CLUSTER_MEMORY
+        for article in self.repo.articles_since(since):
+            if article.fingerprint is not None:
+                self.clusters.add(article.fingerprint, article.cluster_id or article.id,
+                                  article.feed_url)
+
     async def poll(self, feed: FeedConfig) -> FeedResult:
         """Poll one feed; never raises for a feed's own faults."""
+        self._warm_clusters()
         result = FeedResult(feed, ok=True)
         self.polled_total += 1
         now = self.clock.now()
@@ -160,7 +181,14 @@ class Ingestor:
             new_items = [item for item in parsed.items if not self._item_known(feed, item)]
             new_items = new_items[:MAX_NEW_PER_POLL]
             for item in reversed(new_items):  # oldest first, so messages arrive in order
-                article = await self._article(feed, item, result, parsed.language)
+                try:
+                    article = await self._article(feed, item, result, parsed.language)
+                except (FeedError, StorageError):
+                    raise
+                except Exception:  # one bad item must not cost the rest of the feed
+                    log.exception("item skipped", extra={"feed": feed.url, "url": item.url})
+                    result.skipped += 1
+                    continue
                 if article is not None:
                     result.articles.append(article)
                     self.ingested_total += 1
@@ -255,15 +283,19 @@ class Ingestor:
             id=aid, url=item.url, title=title, source=feed.name, feed_url=feed.url,
             language=language, summary=summary, topics=tuple(topics),
             published_at=published, ingested_at=now, keys=tuple(keys), image_url=image,
-            cluster_id=cluster_of, text=text,
+            cluster_id=cluster_of, text=text, fingerprint=fingerprint,
         )
-        self.clusters.add(fingerprint, aid, feed.url)
+        # Members point at the story's first article, so a third copy joins the same story.
+        self.clusters.add(fingerprint, cluster_of or aid, feed.url)
         for key in keys:
             self._seen_keys[key] = aid
         if self.repo is not None:
-            self.repo.add_article(article)
-            if cluster_of:
-                self._name_other_source(cluster_of, feed.name)
+            with self.repo.batch():
+                self.repo.add_article(article)
+                if cluster_of:
+                    self._name_other_source(cluster_of, feed.name)
+                if self.on_stored is not None:
+                    result.queued += self.on_stored(article)
         return article
 
     def _name_other_source(self, primary_id: str, source: str) -> None:

@@ -53,6 +53,17 @@ class JsonFormatter(logging.Formatter):
         return _redact(json.dumps(data, ensure_ascii=False))
 
 
+class _NoTraceback(logging.Filter):
+    """Keep a network-trouble message of PTB's as a warning line, without its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Strip the exception from the record; always keep the record."""
+        record.exc_info = None
+        record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Configure the root logger for the whole process."""
     handler = logging.StreamHandler(sys.stderr)
@@ -63,3 +74,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     for noisy in ("httpx", "httpcore", "apscheduler", "telegram.ext.Application"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # PTB logs network trouble with full tracebacks; during a Bot API outage that would be
+    # pages of noise for an expected event (the bot retries and says so on one line).
+    for name in ("telegram.request.BaseRequest", "telegram.ext.Updater"):
+        logging.getLogger(name).addFilter(_NoTraceback())

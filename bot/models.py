@@ -116,6 +116,7 @@ class Article:
     cluster_id: str | None = None
     also_sources: tuple[str, ...] = ()
     text: str = ""
+    fingerprint: int | None = None  # SimHash of title and text (clustering across restarts)
 
 
 @dataclass(frozen=True, slots=True)

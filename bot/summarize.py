@@ -67,7 +67,10 @@ def _stemmer(lang: str) -> Callable[[str], str]:
         return null_stemmer  # type: ignore[no-any-return]
     try:
         stemmer: Callable[[str], str] = Stemmer(name)
-    except LookupError:
+        # Some of sumy's stemmers import an optional package only on first use (Polish needs
+        # pystempel); probe once here so a missing one means no stemming, not a failed pass.
+        stemmer("probe")
+    except (LookupError, ValueError, ImportError):
         return null_stemmer  # type: ignore[no-any-return]
     return stemmer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.texts import text, ui_language_of
@@ -21,6 +21,12 @@ def _lang(update: Update) -> str | None:
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log an unexpected exception; tell the user something went wrong."""
     update_id = update.update_id if isinstance(update, Update) else None
+    # A garbled answer from the Bot API raises plain TelegramError ("Invalid server response").
+    if isinstance(context.error, NetworkError) or type(context.error) is TelegramError:
+        # The Bot API was unreachable while answering: expected in outages, no traceback.
+        log.warning("Bot API unreachable while handling an update",
+                    extra={"update_id": update_id, "error": str(context.error)})
+        return
     log.error("unhandled error", exc_info=context.error, extra={"update_id": update_id})
     if not isinstance(update, Update):
         return

@@ -12,7 +12,12 @@ NEAR = 10  # Hamming distance at or below which two fingerprints are the same st
 
 def simhash(title: str, text: str) -> int:
     """Return a 64-bit SimHash of word 2-shingles of the title and the first 80 words."""
-    words = tokens(title) + tokens(text)[:80]
+    head, body = tokens(title), tokens(text)
+    if body[:len(head)] == head:
+        # Text extracted from a page often starts with its headline; a feed's own text
+        # doesn't. Without this the two copies of one story drift ~11 bits apart.
+        body = body[len(head):]
+    words = head + body[:80]
     shingles = [" ".join(words[i:i + 2]) for i in range(max(len(words) - 1, 1))]
     weights = [0] * BITS
     for sh in shingles:

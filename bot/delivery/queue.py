@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -40,7 +41,10 @@ from bot.storage.base import Repository
 from bot.texts import text
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 8
+# Transient failures (network, 5xx) back off 2, 4, ... 300 s; 20 attempts span about an hour
+# of outage before a delivery is given up (with an error log line).
+MAX_ATTEMPTS = 20
+MAX_BACKOFF_SECONDS = 300.0
 MAX_IN_FLIGHT = 32
 BACKFILL = 3
 
@@ -67,6 +71,8 @@ class DeliveryService:
         self._records_cache: tuple[datetime, tuple[dict[str, Record], dict[str, Record]]] | None
         self._records_cache = None
         self._retry_tasks: set[asyncio.Task[None]] = set()
+        # chat id -> monotonic time before which tick/kick must not restart its sender
+        self._backoff_until: dict[int, float] = {}
         # Bounds requests in flight: thousands of chat workers must not crowd the HTTP pool.
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
@@ -105,17 +111,23 @@ class DeliveryService:
 
     def fan_out(self, articles: Iterable[Article]) -> int:
         """Record pending deliveries for new articles (one durable commit) and wake senders."""
-        now = self.clock.now()
-        new: list[Delivery] = []
-        for article in articles:
-            self._remember(article)
-            for key, _group in self.targets(article):
-                if self._already_has_story(article, key):
-                    continue
-                new.append(Delivery(article.id, key, DeliveryStatus.PENDING, now))
-        added = self.repo.add_deliveries(new)
+        with self.repo.batch():
+            added = sum(self.record(article) for article in articles)
         self.kick()
         return added
+
+    def record(self, article: Article) -> int:
+        """Record the pending deliveries of one new article, without waking senders.
+
+        The ingestor calls this inside the storage batch that stores the article, so the
+        article and its deliveries become durable together.
+        """
+        now = self.clock.now()
+        self._remember(article)
+        new = [Delivery(article.id, key, DeliveryStatus.PENDING, now)
+               for key, _group in self.targets(article)
+               if not self._already_has_story(article, key)]
+        return self.repo.add_deliveries(new)
 
     def backfill(self, chat: Chat, topic_id: str) -> int:
         """Queue the few most recent articles of a topic a chat has just followed."""
@@ -174,10 +186,13 @@ class DeliveryService:
                 self._start(chat.key.chat_id)
         self.kick()
 
-    def _start(self, chat_id: int) -> None:
+    def _start(self, chat_id: int, *, retry: bool = False) -> None:
         task = self._workers.get(chat_id)
         if task is not None and not task.done():
             return
+        if not retry and self._backoff_until.get(chat_id, 0.0) > time.monotonic():
+            return  # backing off after a transient failure; its retry timer restarts it
+        self._backoff_until.pop(chat_id, None)
         self._workers[chat_id] = asyncio.create_task(self._drain(chat_id),
                                                      name=f"deliver-{chat_id}")
 
@@ -309,7 +324,9 @@ class DeliveryService:
                 self.repo.put_delivery(replace(d, status=status, attempts=attempts,
                                                error=result.error[:200]))
         if status is DeliveryStatus.PENDING:
-            self._retry_later(chat.key.chat_id, min(2.0 ** attempts, 60.0))
+            wait = min(2.0 ** attempts, MAX_BACKOFF_SECONDS)
+            self._backoff_until[chat.key.chat_id] = time.monotonic() + wait
+            self._retry_later(chat.key.chat_id, wait)
         return False
 
     def _retry_later(self, chat_id: int, seconds: float) -> None:
@@ -318,7 +335,7 @@ class DeliveryService:
 
         async def later() -> None:
             await asyncio.sleep(seconds)
-            self._start(chat_id)
+            self._start(chat_id, retry=True)
 
         task = asyncio.create_task(later(), name=f"retry-{chat_id}")
         self._retry_tasks.add(task)
@@ -376,6 +393,7 @@ class DeliveryService:
 
     async def _send_digest(self, chat: Chat, *, scheduled: bool) -> int:
         entries = self._digest_entries(chat)
+        previous = chat.last_digest_at
         if scheduled:
             self.repo.put_chat(replace(chat, last_digest_at=self.clock.now()))
         if not entries:
@@ -402,6 +420,12 @@ class DeliveryService:
                     continue
                 break
             if not await self._settle(chat, deliveries, result):
+                if scheduled and result.outcome is Outcome.TRANSIENT:
+                    # Due again, so the retry sends the rest of today's briefing now
+                    # rather than with tomorrow's.
+                    current = self.repo.get_chat(chat.key)
+                    if current is not None:
+                        self.repo.put_chat(replace(current, last_digest_at=previous))
                 return sent
             sent += len(deliveries)
         return sent

@@ -91,3 +91,16 @@ def test_sigterm_exits_cleanly_within_ten_seconds(tmp_path: Path, emulator: Emul
     assert not list((tmp_path / "data").glob("*.tmp"))
     journal = tmp_path / "data" / "journal.jsonl"
     assert journal.exists() and journal.stat().st_size == 0, "storage flushed at shutdown"
+
+
+def test_sigterm_during_start_up_still_exits_cleanly(tmp_path: Path, emulator: Emulator,
+                                                     bot_factory: list[BotProcess]) -> None:
+    # Found by the soak: a stop request while the bot was still importing and opening its
+    # store killed it with the default handler (exit -15) instead of a clean exit 0.
+    config = write_config(tmp_path, [])
+    for delay in (0.3, 1.0):
+        bot = BotProcess(config, emulator).start(wait=False)
+        bot_factory.append(bot)
+        time.sleep(delay)
+        assert bot.stop(signal.SIGTERM, timeout=10) == 0, bot.log()
+        assert "Traceback" not in bot.log()

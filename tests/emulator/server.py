@@ -10,6 +10,7 @@ answers 429 past Telegram's flood limits.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -97,6 +98,13 @@ class Emulator:
         # (e.g. "http://127.0.0.1:8443") with the registered URL's path.
         self.webhook_proxy: str | None = None
         self.fail_next: int = 0
+        # A network fault applied to every request before it is handled (so a failed call
+        # never took effect): "drop" closes the connection, "5xx" answers 502 from a
+        # "proxy", "garbage" answers 200 with a body that is not JSON, "slow" answers after
+        # ``slow_seconds``. None: healthy.
+        self.fault: str | None = None
+        self.slow_seconds = 3.0
+        self.faulted_requests = 0
         self.fail_status: int = 500
         self.count_429 = 0
         self._sends_global: deque[float] = deque()
@@ -302,6 +310,19 @@ class Emulator:
                     return self._reply(401, {"ok": False, "error_code": 401,
                                              "description": "Unauthorized"})
                 method = path[len(prefix):]
+                fault = emulator.fault
+                if fault is not None:
+                    with emulator.lock:
+                        emulator.faulted_requests += 1
+                    if fault == "drop":
+                        self.close_connection = True
+                        return None
+                    if fault == "5xx":
+                        return self._raw(502, b"<html><body>502 Bad Gateway</body></html>",
+                                         "text/html")
+                    if fault == "garbage":
+                        return self._raw(200, b"\x00\xffnot json{", "application/json")
+                    time.sleep(emulator.slow_seconds)
                 try:
                     params = emulator._parse_body(body, self.headers.get("Content-Type", ""),
                                                   urlsplit(self.path).query)
@@ -315,12 +336,16 @@ class Emulator:
                 return self._reply(200, {"ok": True, "result": result})
 
             def _reply(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
+                self._raw(status, json.dumps(payload).encode(), "application/json")
+
+            def _raw(self, status: int, data: bytes, content_type: str) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                # The bot may have been killed mid-request (the soak does that on purpose).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(data)
 
         return Handler
 

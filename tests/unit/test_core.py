@@ -185,3 +185,25 @@ def test_pacer_window_caps_bursts_in_any_second() -> None:
     assert pacer._window_wait() == pytest.approx(1.001)
     clock[0] = 1.01
     assert pacer._window_wait() == 0.0
+
+
+def test_simhash_sees_a_page_copy_that_repeats_the_headline_as_one_story() -> None:
+    from bot.article.cluster import NEAR, distance, simhash  # noqa: PLC0415
+
+    title = "Border trade talks resume between Vilnius and Minsk officials"
+    body = " ".join(f"Sentence {i} says what officials discussed about trade and roads."
+                    for i in range(12))
+    feed_copy = simhash(title, body)
+    page_copy = simhash(title, f"{title}\n{body}")  # extracted pages lead with the <h1>
+    other = simhash("Football season opens in Kaunas", body.replace("officials", "fans")
+                    .replace("trade", "goals"))
+    assert distance(feed_copy, page_copy) <= 2
+    assert distance(feed_copy, other) > NEAR
+
+
+def test_summary_stemmer_missing_its_optional_package_falls_back() -> None:
+    # sumy's Polish stemmer needs pystempel, which is not installed: summaries still work.
+    text = " ".join(f"Zdanie numer {i} opisuje wydarzenia w Warszawie i okolicach miasta."
+                    for i in range(10))
+    summary = summarize(text, "Wiadomości z Warszawy", "pl", "hybrid", 3)
+    assert len(summary) == 3
