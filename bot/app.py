@@ -234,9 +234,10 @@ class NewsbotApp:
             for admin in self.settings.telegram.admins:
                 chat = self.repo.get_chat(ChatKey(admin))
                 message = text(alert.key, chat.ui_language if chat else None, **alert.params)
-                await self.delivery.pacer.wait(admin, private=True)
                 try:
-                    await context.bot.send_message(admin, message, parse_mode=ParseMode.HTML)
+                    async with self.delivery.pacer.slot(admin, private=True):
+                        await context.bot.send_message(admin, message,
+                                                       parse_mode=ParseMode.HTML)
                 except TelegramError as exc:
                     log.warning("admin alert not sent", extra={"admin": admin,
                                                                "error": str(exc)})

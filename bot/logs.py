@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -64,6 +65,20 @@ class _NoTraceback(logging.Filter):
         return True
 
 
+class _CancelledAtShutdown(logging.Filter):
+    """APScheduler reports jobs cancelled by the shutdown as errors; they are expected."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Turn a CancelledError job report into an info line without a traceback."""
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, asyncio.CancelledError):
+            record.msg, record.args = "job cancelled by shutdown", ()
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Configure the root logger for the whole process."""
     handler = logging.StreamHandler(sys.stderr)
@@ -78,3 +93,4 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     # pages of noise for an expected event (the bot retries and says so on one line).
     for name in ("telegram.request.BaseRequest", "telegram.ext.Updater"):
         logging.getLogger(name).addFilter(_NoTraceback())
+    logging.getLogger("apscheduler.executors.default").addFilter(_CancelledAtShutdown())

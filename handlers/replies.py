@@ -78,12 +78,12 @@ async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE, html_text: s
     for attempt in range(REPLY_ATTEMPTS):
         # Replies share the pacer with broadcasts: they take the chat's next slot (at most
         # one interval away) instead of queueing behind a whole broadcast.
-        await pacer.wait(key.chat_id, private)
         try:
-            await context.bot.send_message(
-                key.chat_id, html_text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                message_thread_id=key.thread_id or None,
-                link_preview_options=LinkPreviewOptions(is_disabled=True))
+            async with pacer.slot(key.chat_id, private):
+                await context.bot.send_message(
+                    key.chat_id, html_text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                    message_thread_id=key.thread_id or None,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True))
             return
         except RetryAfter as exc:
             wait = exc.retry_after

@@ -254,9 +254,9 @@ class DeliveryService:
                     caption: Rendered | None = None, link_url: str | None = None,
                     digest: bool = False) -> SendResult:
         assert self.sender is not None
-        await self.pacer.wait(chat.key.chat_id, chat.type is ChatType.PRIVATE)
         mode = ImageMode.OFF if digest else chat.images
-        async with self._in_flight:
+        async with self.pacer.slot(chat.key.chat_id, chat.type is ChatType.PRIVATE), \
+                self._in_flight:
             return await self.sender.send(chat.key, message, image_url=image_url,
                                           image_mode=mode, caption=caption, link_url=link_url)
 

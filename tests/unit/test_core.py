@@ -178,13 +178,26 @@ def test_names_with_baltic_letters_do_not_change_an_english_text() -> None:
     assert detect_language(text) == "en"
 
 
-def test_pacer_window_caps_bursts_in_any_second() -> None:
+def test_pacer_window_counts_requests_in_flight_and_answered_in_the_last_second() -> None:
     clock = [0.0]
     pacer = Pacer(global_rate=5, monotonic=lambda: clock[0])
     assert [pacer._window_wait() for _ in range(5)] == [0.0] * 5
-    assert pacer._window_wait() == pytest.approx(1.001)
-    clock[0] = 1.01
+    clock[0] = 3.0  # five slow requests still in flight: however long they take, no more
+    assert pacer._window_wait() == pytest.approx(0.01)
+    for _ in range(5):
+        pacer._release(1, private=True)  # all answered at t=3: the server saw them by then
+    clock[0] = 3.5
+    assert pacer._window_wait() == pytest.approx(0.501)
+    clock[0] = 4.01
     assert pacer._window_wait() == 0.0
+
+
+async def test_pacer_slot_spaces_a_private_chat_from_the_answer() -> None:
+    clock = [0.0]
+    pacer = Pacer(global_rate=30, private_interval=1.0, monotonic=lambda: clock[0])
+    async with pacer.slot(9, private=True):
+        clock[0] = 0.4  # the request took 0.4 s
+    assert pacer.reserve_chat(9, private=True) == pytest.approx(1.0)
 
 
 def test_simhash_sees_a_page_copy_that_repeats_the_headline_as_one_story() -> None:
