@@ -226,6 +226,14 @@ def make_chats(rng: random.Random, count: int, feed_langs: list[str]) -> list[Si
 
 
 # --------------------------------------------------------------------------- the news site
+class QuietServer(ThreadingHTTPServer):
+    """A server that doesn't print a traceback when a killed bot drops its connection."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class SimSite:
     """Feeds whose items appear at their simulated publish time; article pages for teasers."""
 
@@ -234,7 +242,7 @@ class SimSite:
         self.plan: Plan | None = None
         self.pages: dict[str, Item] = {}
         self.requests = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = QuietServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -570,6 +578,9 @@ def check_votes(data: Path, clock: ScaledClock, voter: Voter) -> tuple[int, int,
     repo = TinyDBRepository(data, clock)
     try:
         checked = lost = pruned = 0
+        in_flight: dict[tuple[str, int], set[int]] = defaultdict(set)
+        for press in voter.waiting:  # pressed, not answered yet: may already be stored
+            in_flight[(press.article_id, press.user)].add(press.value)
         for (article_id, user), value in voter.acked.items():
             if repo.get_article(article_id) is None:
                 pruned += 1
@@ -577,7 +588,8 @@ def check_votes(data: Path, clock: ScaledClock, voter: Voter) -> tuple[int, int,
             checked += 1
             stored = repo.get_vote(article_id, user)
             # A later press whose answer never arrived may have moved the vote.
-            if stored != value and stored not in voter.maybe.get((article_id, user), ()):
+            possible = voter.maybe.get((article_id, user), set()) | in_flight[(article_id, user)]
+            if stored != value and stored not in possible:
                 lost += 1
         return checked, lost, pruned, len(repo.pending())
     finally:

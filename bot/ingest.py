@@ -268,7 +268,7 @@ class Ingestor:
         language = detect_language(f"{title}\n{text}", hint)
         result.stage_seconds["detect"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        topics = self.matcher.match(title, text)
+        topics = self.matcher.match(title, text, given=feed.topics)
         result.stage_seconds["match"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         summary = await self._cpu(

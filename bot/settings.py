@@ -104,6 +104,7 @@ class FeedConfig:
     name: str
     interval_seconds: int
     language: str | None = None
+    topics: tuple[str, ...] = ()  # every item of the feed is in these topics (exclusions apply)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +304,7 @@ def _feeds(c: _Checker, data: dict[str, Any], default_interval: int) -> tuple[Fe
         if not isinstance(item, dict):
             c.fail(where, "must be a table")
             continue
-        c.unknown(item, where, {"url", "name", "interval_seconds", "language"})
+        c.unknown(item, where, {"url", "name", "interval_seconds", "language", "topics"})
         url = c.get(item, "url", str, "", f"{where}.url")
         if not url:
             c.fail(f"{where}.url", "is required")
@@ -326,7 +327,11 @@ def _feeds(c: _Checker, data: dict[str, Any], default_interval: int) -> tuple[Fe
         if lang is not None and not LANG_RE.match(lang):
             c.fail(f"{where}.language", f"must be an ISO 639-1 code like \"en\", got {lang!r}")
             lang = None
-        feeds.append(FeedConfig(url.strip(), name.strip(), interval, lang))
+        own = c.get(item, "topics", list, [], f"{where}.topics")
+        if not all(isinstance(t, str) for t in own):
+            c.fail(f"{where}.topics", "must be a list of topic ids")
+            own = []
+        feeds.append(FeedConfig(url.strip(), name.strip(), interval, lang, tuple(own)))
     return tuple(feeds)
 
 
@@ -409,6 +414,12 @@ def load_settings(config: str | Path | None = None,
     delivery = _delivery(c, data)
     feeds = _feeds(c, data, ingest.interval_seconds)
     topics = _topics(c, data)
+    known = {t.id for t in topics}
+    for i, feed in enumerate(feeds):
+        for topic_id in feed.topics:
+            if topic_id not in known:
+                c.fail(f"feeds[{i}].topics", f"unknown topic {topic_id!r} (configured: "
+                       f"{', '.join(sorted(known)) or 'none'})")
 
     level = env.get("NEWSBOT_LOG_LEVEL", "INFO").upper()
     if level not in LOG_LEVELS:

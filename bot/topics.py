@@ -109,8 +109,7 @@ class TopicMatcher:
                     hits[phrase.owner] += 1
         return hits, excluded
 
-    def scores(self, title: str, text: str) -> dict[str, int]:
-        """Return a relevance score per matching owner (title hits weigh more)."""
+    def _scored(self, title: str, text: str) -> tuple[dict[str, int], set[str]]:
         title_hits, title_ex = self._hits(tokens(title))
         text_hits, text_ex = self._hits(tokens(text))
         excluded = title_ex | text_ex
@@ -119,12 +118,24 @@ class TopicMatcher:
             if owner in excluded:
                 continue
             result[owner] = TITLE_WEIGHT * title_hits.get(owner, 0) + text_hits.get(owner, 0)
-        return result
+        return result, excluded
 
-    def match(self, title: str, text: str) -> list[str]:
-        """Return the owners whose aliases occur in the title or text, best first."""
-        scores = self.scores(title, text)
-        return sorted(scores, key=lambda k: (-scores[k], k))
+    def scores(self, title: str, text: str) -> dict[str, int]:
+        """Return a relevance score per matching owner (title hits weigh more)."""
+        return self._scored(title, text)[0]
+
+    def match(self, title: str, text: str, given: Iterable[str] = ()) -> list[str]:
+        """Return the owners whose aliases occur in the title or text, best first.
+
+        Args:
+            title: The article's title.
+            text: The article's text.
+            given: Owners the article belongs to whatever it says (a feed's own topics);
+                they follow the matched ones, and their exclusions still apply.
+        """
+        scores, excluded = self._scored(title, text)
+        ranked = sorted(scores, key=lambda k: (-scores[k], k))
+        return ranked + [g for g in dict.fromkeys(given) if g not in scores and g not in excluded]
 
 
 def find_topic(topics: Iterable[Topic], query: str) -> Topic | None:

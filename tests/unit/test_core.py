@@ -220,3 +220,14 @@ def test_summary_stemmer_missing_its_optional_package_falls_back() -> None:
                     for i in range(10))
     summary = summarize(text, "Wiadomości z Warszawy", "pl", "hybrid", 3)
     assert len(summary) == 3
+
+
+def test_a_feeds_own_topic_applies_unless_an_exclusion_says_otherwise() -> None:
+    topics = [Topic("belarus", "Belarus", ("Belarus", "Minsk"), ("Minsk Oblast football",)),
+              Topic("weather", "Weather", ("frost",))]
+    m = TopicMatcher(topics)
+    assert m.match("Frost next week", "Cold nights ahead.", given=("belarus",)) == [
+        "weather", "belarus"]
+    assert m.match("Court sentences official", "Six years.", given=("belarus",)) == ["belarus"]
+    assert m.match("Minsk Oblast football results", "", given=("belarus",)) == []
+    assert m.match("Court sentences official", "Six years.") == []

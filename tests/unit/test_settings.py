@@ -73,6 +73,10 @@ def test_good_config_and_environment(tmp_path: Path) -> None:
      "time zone"),
     (('digest_time = "07:30"', 'digest_time = "25:00"'), "delivery.digest_time", "HH:MM"),
     (('mode = "digest"', 'mode = "hourly"'), "delivery.mode", "instant"),
+    (('name = "Example"', 'name = "Example"\ntopics = ["belarus", "mars"]'), "feeds[0].topics",
+     "unknown topic 'mars' (configured: belarus)"),
+    (('name = "Example"', 'name = "Example"\ntopics = "belarus"'), "feeds[0].topics",
+     "must be an array, got string"),
 ])
 def test_each_bad_case(tmp_path: Path, patch: tuple[str, str], key: str, words: str) -> None:
     path = write(tmp_path, GOOD.replace(*patch))
@@ -82,6 +86,12 @@ def test_each_bad_case(tmp_path: Path, patch: tuple[str, str], key: str, words: 
     line = info.value.problems[0]
     assert line.startswith(f"{path}: {key}: ")
     assert words in line
+
+
+def test_feed_topics_are_kept(tmp_path: Path) -> None:
+    text = GOOD.replace('name = "Example"', 'name = "Example"\ntopics = ["belarus"]')
+    path = write(tmp_path, text)
+    assert load_settings(path, env={}).feeds[0].topics == ("belarus",)
 
 
 def test_duplicate_feed_url(tmp_path: Path) -> None:
