@@ -18,6 +18,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, JobQueue
 
 import handlers
+from bot.aiohttp_request import AiohttpRequest
 from bot.alerts import AlertTracker
 from bot.chats import ChatService
 from bot.clock import Clock, SystemClock
@@ -127,9 +128,11 @@ class NewsbotApp:
             .base_url(api)
             .base_file_url(file_api)
             .concurrent_updates(True)
-            .connect_timeout(10).read_timeout(15).write_timeout(15).pool_timeout(10)
-            .connection_pool_size(64)
-            .get_updates_read_timeout(35)
+            .request(AiohttpRequest(64, read_timeout=15, write_timeout=15, connect_timeout=10,
+                                    pool_timeout=10))
+            # PTB adds the long-poll timeout (20 s) to this read timeout
+            .get_updates_request(AiohttpRequest(2, read_timeout=15, write_timeout=15,
+                                                connect_timeout=10, pool_timeout=10))
             .build()
         )
         application.bot_data[SERVICES_KEY] = self.services

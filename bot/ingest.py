@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_NEW_PER_POLL = 100
 PAGE_FETCH_CONCURRENCY = 8
-CLUSTER_MEMORY = timedelta(days=2)  # how far back a restart reloads story fingerprints
+CLUSTER_MEMORY = timedelta(days=2)
+# Feeds show far fewer items than this; older keys are found in the store anyway.
+SEEN_KEYS_MAX = 50_000  # how far back a restart reloads story fingerprints
 
 
 def exit_with_parent(parent: int) -> None:
@@ -95,7 +97,10 @@ class Ingestor:
         self.matcher = TopicMatcher(settings.topics)
         self.clusters = ClusterIndex()
         self._clusters_warm = False
-        self._seen_keys: dict[str, str] = {}  # keys of this process (preview stores nothing)
+        # Keys seen by this process that the store may not know (preview stores nothing; a
+        # copy skipped by its content hash is not stored). Bounded: the soak's month showed
+        # it growing with every item ever polled.
+        self._seen_keys: dict[str, str] = {}
         self._pages = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
         # Extraction and summaries are CPU work under one GIL; worker processes (spawned, so
         # no thread of the bot is forked) let them use the other cores.
@@ -105,6 +110,12 @@ class Ingestor:
         self.polled_total = 0
         self.failed_total = 0
         self.ingested_total = 0
+
+    def _see(self, key: str, value: str) -> None:
+        self._seen_keys[key] = value
+        if len(self._seen_keys) > SEEN_KEYS_MAX:
+            for old in list(self._seen_keys)[: SEEN_KEYS_MAX // 2]:
+                del self._seen_keys[old]
 
     def _known(self, key: str) -> bool:
         if key in self._seen_keys:
@@ -260,7 +271,7 @@ class Ingestor:
         if self._known(hash_key):
             result.skipped += 1
             for key in keys:
-                self._seen_keys[key] = hash_key
+                self._see(key, hash_key)
             return None
         keys.append(hash_key)
         t0 = time.perf_counter()
@@ -288,7 +299,7 @@ class Ingestor:
         # Members point at the story's first article, so a third copy joins the same story.
         self.clusters.add(fingerprint, cluster_of or aid, feed.url)
         for key in keys:
-            self._seen_keys[key] = aid
+            self._see(key, aid)
         if self.repo is not None:
             with self.repo.batch():
                 self.repo.add_article(article)

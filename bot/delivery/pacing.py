@@ -83,13 +83,13 @@ class Pacer:
     @contextlib.asynccontextmanager
     async def slot(self, chat_id: int, private: bool) -> AsyncIterator[None]:
         """Hold a send slot for one request: wait for it, then count it until answered."""
-        await self._acquire(chat_id, private)
+        await self.acquire(chat_id, private)
         try:
             yield
         finally:
-            self._release(chat_id, private)
+            self.release(chat_id, private)
 
-    async def _acquire(self, chat_id: int, private: bool) -> None:
+    async def acquire(self, chat_id: int, private: bool) -> None:
         """Sleep until this chat may be sent to and a global slot is free; take the slot."""
         delay = self.reserve_chat(chat_id, private)
         if delay > 0:
@@ -122,7 +122,7 @@ class Pacer:
             return self._answered[0] + 1.0 - now + 0.001
         return 0.01  # every place is a request in flight: check again shortly
 
-    def _release(self, chat_id: int, private: bool) -> None:
+    def release(self, chat_id: int, private: bool) -> None:
         """A request was answered (or failed): it counts in the window one more second."""
         now = self._now()
         self._in_flight -= 1

@@ -71,6 +71,9 @@ class DeliveryService:
         self._records_cache: tuple[datetime, tuple[dict[str, Record], dict[str, Record]]] | None
         self._records_cache = None
         self._retry_tasks: set[asyncio.Task[None]] = set()
+        # senders waiting for a pacer slot: nothing of theirs is in flight, so a shutdown
+        # cancels them at once instead of waiting out their chat's spacing
+        self._waiting_for_slot: set[asyncio.Task[object]] = set()
         # chat id -> monotonic time before which tick/kick must not restart its sender
         self._backoff_until: dict[int, float] = {}
         # Bounds requests in flight: thousands of chat workers must not crowd the HTTP pool.
@@ -255,10 +258,22 @@ class DeliveryService:
                     digest: bool = False) -> SendResult:
         assert self.sender is not None
         mode = ImageMode.OFF if digest else chat.images
-        async with self.pacer.slot(chat.key.chat_id, chat.type is ChatType.PRIVATE), \
-                self._in_flight:
-            return await self.sender.send(chat.key, message, image_url=image_url,
-                                          image_mode=mode, caption=caption, link_url=link_url)
+        task = asyncio.current_task()
+        private = chat.type is ChatType.PRIVATE
+        if task is not None:
+            self._waiting_for_slot.add(task)
+        try:
+            await self.pacer.acquire(chat.key.chat_id, private)
+        finally:
+            if task is not None:
+                self._waiting_for_slot.discard(task)
+        try:
+            async with self._in_flight:
+                return await self.sender.send(chat.key, message, image_url=image_url,
+                                              image_mode=mode, caption=caption,
+                                              link_url=link_url)
+        finally:
+            self.pacer.release(chat.key.chat_id, private)
 
     async def _settle(self, chat: Chat, deliveries: list[Delivery], result: SendResult) -> bool:
         """Record a send's outcome. Returns False when the chat can't take more now."""
@@ -436,6 +451,8 @@ class DeliveryService:
         self._closing = True
         for task in list(self._retry_tasks):
             task.cancel()
+        for waiting in list(self._waiting_for_slot):
+            waiting.cancel()
         tasks = [t for t in self._workers.values() if not t.done()]
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=grace)

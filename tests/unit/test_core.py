@@ -185,7 +185,7 @@ def test_pacer_window_counts_requests_in_flight_and_answered_in_the_last_second(
     clock[0] = 3.0  # five slow requests still in flight: however long they take, no more
     assert pacer._window_wait() == pytest.approx(0.01)
     for _ in range(5):
-        pacer._release(1, private=True)  # all answered at t=3: the server saw them by then
+        pacer.release(1, private=True)  # all answered at t=3: the server saw them by then
     clock[0] = 3.5
     assert pacer._window_wait() == pytest.approx(0.501)
     clock[0] = 4.01
