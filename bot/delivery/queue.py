@@ -49,6 +49,35 @@ MAX_IN_FLIGHT = 32
 BACKFILL = 3
 
 
+class GroupCommit:
+    """One fsync for the "sent" marks of every send answered in the same event-loop turn.
+
+    At a thousand messages a second an fsync per message was a third of the bot's CPU.
+    """
+
+    def __init__(self, repo: Repository) -> None:
+        self.repo = repo
+        self._pending: asyncio.Future[None] | None = None
+
+    async def wait(self) -> None:
+        """Return once everything staged so far is durable (raises StorageError if not)."""
+        if self._pending is None:
+            loop = asyncio.get_running_loop()
+            self._pending = loop.create_future()
+            loop.call_soon(self._commit)
+        await asyncio.shield(self._pending)
+
+    def _commit(self) -> None:
+        pending, self._pending = self._pending, None
+        assert pending is not None
+        try:
+            self.repo.commit()
+        except StorageError as exc:
+            pending.set_exception(exc)
+        else:
+            pending.set_result(None)
+
+
 class DeliveryService:
     """Fans articles out to chats and sends them."""
 
@@ -71,6 +100,7 @@ class DeliveryService:
         self._records_cache: tuple[datetime, tuple[dict[str, Record], dict[str, Record]]] | None
         self._records_cache = None
         self._retry_tasks: set[asyncio.Task[None]] = set()
+        self._commits = GroupCommit(repo)
         # senders waiting for a pacer slot: nothing of theirs is in flight, so a shutdown
         # cancels them at once instead of waiting out their chat's spacing
         self._waiting_for_slot: set[asyncio.Task[object]] = set()
@@ -279,11 +309,14 @@ class DeliveryService:
         """Record a send's outcome. Returns False when the chat can't take more now."""
         now = self.clock.now()
         if result.outcome is Outcome.SENT:
-            with self.repo.batch():
+            with self.repo.staged():
                 for d in deliveries:
                     self.repo.put_delivery(replace(d, status=DeliveryStatus.SENT, sent_at=now,
                                                    message_id=result.message_id,
                                                    attempts=d.attempts + 1))
+            # This chat sends nothing more until its mark is on disk, so the crash window
+            # stays one message per chat; marks of sends answered together share the fsync.
+            await self._commits.wait()
             self.sent_total += 1
             return True
         if result.outcome is Outcome.RETRY_AFTER:

@@ -46,6 +46,18 @@ class Repository(Protocol):
         """Group the writes of a block into one durable commit at its end."""
         ...
 
+    def staged(self) -> AbstractContextManager[None]:
+        """Apply the writes of a block at once but make them durable only at ``commit()``.
+
+        Readers see staged writes immediately; a crash before the next commit (or any later
+        durable write) loses them. Callers must not act on them outside the process first.
+        """
+        ...
+
+    def commit(self) -> None:
+        """Make every staged write durable (one fsync)."""
+        ...
+
     # chats ---------------------------------------------------------------
     def get_chat(self, key: ChatKey) -> Chat | None:
         """Return the chat (or forum thread), or None."""

@@ -362,6 +362,20 @@ class TinyDBRepository:
             if self._batch_depth == 0:
                 self._flush()
 
+    @contextlib.contextmanager
+    def staged(self) -> Iterator[None]:
+        """Apply the writes of a block now; they become durable at ``commit()``."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+
+    def commit(self) -> None:
+        """Make every staged write durable (one fsync), unless inside a batch."""
+        if self._batch_depth == 0:
+            self._flush()
+
     def _log(self, op: list[Any]) -> None:
         self._apply(op)
         self._pending_lines.append(orjson.dumps(op) + b"\n")

@@ -270,3 +270,34 @@ def test_disk_full_is_a_clear_error_and_writes_resume(tmp_path: Path) -> None:
     repo = TinyDBRepository(tmp_path)
     assert repo.totals("a" * 12).yes >= acked + 1, "acknowledged votes and the later one kept"
     repo.close()
+
+
+async def test_sends_answered_together_share_one_fsync_and_survive_reopening(
+        tmp_path: Path) -> None:
+    import asyncio  # noqa: PLC0415
+
+    from bot.clock import FakeClock  # noqa: PLC0415
+    from bot.delivery.queue import GroupCommit  # noqa: PLC0415
+
+    repo = TinyDBRepository(tmp_path, FakeClock(T0))
+    a = article()
+    repo.add_article(a)
+    repo.add_deliveries([delivery(a.id, chat_id=i) for i in range(10)])
+    commits = GroupCommit(repo)
+    flushes_before = len(repo.write_seconds)
+
+    async def mark(i: int) -> None:
+        with repo.staged():
+            repo.put_delivery(delivery(a.id, chat_id=i, status=DeliveryStatus.SENT))
+        await commits.wait()
+
+    await asyncio.gather(*(mark(i) for i in range(10)))
+    assert len(repo.write_seconds) - flushes_before == 1
+    with repo.staged():
+        repo.put_delivery(delivery(a.id, chat_id=0, status=DeliveryStatus.DROPPED))
+    repo.close()  # closing commits what was staged
+    again = TinyDBRepository(tmp_path, FakeClock(T0))
+    statuses = [again.get_delivery(a.id, ChatKey(i)) for i in range(10)]
+    assert [d.status for d in statuses if d] == [DeliveryStatus.DROPPED] + [
+        DeliveryStatus.SENT] * 9
+    again.close()
