@@ -520,8 +520,10 @@ def check_deliveries(plan: Plan, emulator: Emulator, active_end: datetime) -> Ou
     got: dict[tuple[int, int], int] = Counter()
     first_at: dict[tuple[int, int], float] = {}
     out = Outcome()
+    chat_ids = {c.chat.key.chat_id for c in plan.chats}
+    blocked = {c.chat.key.chat_id for c in plan.chats if c.blocked_at is not None}
     for message in emulator.sent():
-        if message.chat_id not in plan_chat_ids(plan):
+        if message.chat_id not in chat_ids:
             continue
         out.messages += 1
         for url in HREF.findall(message.html):
@@ -540,7 +542,7 @@ def check_deliveries(plan: Plan, emulator: Emulator, active_end: datetime) -> Ou
         for sc in by_topic[f"t{story.topic}"]:
             if sc.chat.languages and story.language not in sc.chat.languages:
                 continue
-            if sc.blocked_at is not None:
+            if sc.chat.key.chat_id in blocked:
                 continue
             expected.add((sc.chat.key.chat_id, story.id))
     out.expected = len(expected)
@@ -553,24 +555,9 @@ def check_deliveries(plan: Plan, emulator: Emulator, active_end: datetime) -> Ou
     for pair, n in got.items():
         if n > 1:
             out.duplicates.append((*pair, n, first_at[pair]))
-        if pair not in expected and not _blocked(plan, pair[0]):
+        if pair not in expected and pair[0] not in blocked:
             out.unexpected += 1
     return out
-
-
-_CHAT_IDS: dict[int, set[int]] = {}
-
-
-def plan_chat_ids(plan: Plan) -> set[int]:
-    """The ids of the simulated chats (cached per plan)."""
-    ids = _CHAT_IDS.get(id(plan))
-    if ids is None:
-        ids = _CHAT_IDS[id(plan)] = {c.chat.key.chat_id for c in plan.chats}
-    return ids
-
-
-def _blocked(plan: Plan, chat_id: int) -> bool:
-    return any(c.chat.key.chat_id == chat_id and c.blocked_at for c in plan.chats)
 
 
 def check_votes(data: Path, clock: ScaledClock, voter: Voter) -> tuple[int, int, int, int]:

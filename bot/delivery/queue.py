@@ -101,6 +101,7 @@ class DeliveryService:
         self._records_cache = None
         self._retry_tasks: set[asyncio.Task[None]] = set()
         self._commits = GroupCommit(repo)
+        self._followers_cache: tuple[int, dict[str, list[Chat]]] | None = None
         # senders waiting for a pacer slot: nothing of theirs is in flight, so a shutdown
         # cancels them at once instead of waiting out their chat's spacing
         self._waiting_for_slot: set[asyncio.Task[object]] = set()
@@ -114,24 +115,39 @@ class DeliveryService:
         """Return ``(chat, group name)`` for every active chat the article matches."""
         own_hits: dict[ChatKey, str] = {}
         if article.text or article.title:
-            for owner in self.chats.own_matcher().match(article.title, article.text):
-                key_text, _, topic_id = owner.partition("|")
+            for hit in self.chats.own_matcher().match(article.title, article.text):
+                key_text, _, topic_id = hit.partition("|")
                 own_hits.setdefault(ChatKey.decode(key_text), topic_id)
-        found: list[tuple[ChatKey, str]] = []
-        for chat in self.repo.chats():
-            if not chat.active:
+        found: dict[ChatKey, str] = {}
+        for topic_id in article.topics:  # the article's best topic names the group
+            for chat in self._followers().get(topic_id, ()):
+                if chat.key not in found and (not chat.languages
+                                              or article.language in chat.languages):
+                    found[chat.key] = self._topic_name(topic_id)
+        for key, own_id in own_hits.items():
+            owner = self.repo.get_chat(key)
+            if (key in found or owner is None or not owner.active
+                    or (owner.languages and article.language not in owner.languages)):
                 continue
-            if chat.languages and article.language not in chat.languages:
-                continue
-            group = next((t for t in article.topics if t in chat.topics), None)
-            if group is not None:
-                found.append((chat.key, self._topic_name(group)))
-                continue
-            own_id = own_hits.get(chat.key)
-            if own_id is not None:
-                own = next((t for t in chat.own_topics if t.id == own_id), None)
-                found.append((chat.key, own.name if own else own_id))
-        return found
+            own = next((t for t in owner.own_topics if t.id == own_id), None)
+            found[key] = own.name if own else own_id
+        return list(found.items())
+
+    def _followers(self) -> dict[str, list[Chat]]:
+        """Active chats by followed topic, rebuilt only when some chat changed.
+
+        Scanning every chat for every article was the fan-out's biggest cost after
+        parsing feeds in the soak (2,000 chats, 2,000 articles a day).
+        """
+        version = self.repo.chats_version
+        if self._followers_cache is None or self._followers_cache[0] != version:
+            index: dict[str, list[Chat]] = {}
+            for chat in self.repo.chats():
+                if chat.active:
+                    for topic_id in chat.topics:
+                        index.setdefault(topic_id, []).append(chat)
+            self._followers_cache = (version, index)
+        return self._followers_cache[1]
 
     def _topic_name(self, topic_id: str) -> str:
         topic = self.chats.topics.get(topic_id)

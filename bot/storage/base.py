@@ -71,6 +71,11 @@ class Repository(Protocol):
         """Iterate over all chats."""
         ...
 
+    @property
+    def chats_version(self) -> int:
+        """A number that changes whenever a chat is added, changed or removed (for caches)."""
+        ...
+
     def threads_of(self, chat_id: int) -> list[Chat]:
         """Return every stored key (thread) of one Telegram chat."""
         ...

@@ -178,6 +178,7 @@ class TinyDBRepository:
         self._pending_lines: list[bytes] = []
         self._journal_ops = 0
         self._dirty: set[str] = set()
+        self._chats_version = 0
         self.write_seconds: list[float] = []
 
         self._chats: dict[ChatKey, Chat] = {}
@@ -412,11 +413,13 @@ class TinyDBRepository:
         kind = op[0]
         if kind == "c":
             chat = codec.chat_in(op[1])
+            self._chats_version += 1
             self._chats[chat.key] = chat
             self._threads[chat.key.chat_id].add(chat.key)
             self._dirty.add("chats")
         elif kind == "cd":
             key = ChatKey.decode(op[1])
+            self._chats_version += 1
             self._chats.pop(key, None)
             self._threads[key.chat_id].discard(key)
             if not self._threads[key.chat_id]:
@@ -565,6 +568,11 @@ class TinyDBRepository:
     def chats(self) -> Iterator[Chat]:
         """Iterate over all chats."""
         return iter(list(self._chats.values()))
+
+    @property
+    def chats_version(self) -> int:
+        """A number that changes whenever a chat is added, changed or removed."""
+        return self._chats_version
 
     def threads_of(self, chat_id: int) -> list[Chat]:
         """Return every stored key (thread) of one Telegram chat."""

@@ -25,3 +25,27 @@ def test_keyword_topics_leave_and_return_with_the_chat(tmp_path: Path) -> None:
     service.ensure(ChatKey(5), ChatType.PRIVATE)
     assert service.own_matcher().match("", "the Ostrovets nuclear plant") != []
     repo.close()
+
+
+def test_fan_out_targets_follow_every_change_of_a_chat(tmp_path: Path) -> None:
+    from dataclasses import replace  # noqa: PLC0415
+
+    from bot.delivery.queue import DeliveryService  # noqa: PLC0415
+    from tests.builders import article, chat  # noqa: PLC0415
+
+    repo = TinyDBRepository(tmp_path / "data")
+    settings = load_settings(write_config(tmp_path, []), env={})
+    clock = FakeClock(T0)
+    chats = ChatService(repo, settings, clock)
+    delivery = DeliveryService(repo, settings, clock, chats)
+    repo.put_chat(chat(1, topics=frozenset({"belarus"})))
+    repo.put_chat(chat(2, topics=frozenset({"lithuania", "belarus"}), languages=("lt",)))
+    repo.put_chat(chat(3, topics=frozenset({"lithuania"})))
+    both = article(topics=("lithuania", "belarus"), language="en")
+    assert sorted(delivery.targets(both)) == [(ChatKey(1), "Belarus"),
+                                              (ChatKey(3), "Lithuania")]
+    repo.put_chat(replace(repo.get_chat(ChatKey(2)), languages=()))  # type: ignore[arg-type]
+    chats.deactivate(ChatKey(3))
+    assert sorted(delivery.targets(both)) == [(ChatKey(1), "Belarus"),
+                                              (ChatKey(2), "Lithuania")]
+    repo.close()
