@@ -541,8 +541,11 @@ class TinyDBRepository:
             path = self.folder / f"{name}.json"
             docs = self._partition_docs(name)
             if not docs:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+                # Its previous generation goes too: keeping it would hold every pruned day
+                # forever (the soak's data folder grew all month until this).
+                for gone in (path, path.with_name(path.name + ".prev")):
+                    with contextlib.suppress(FileNotFoundError):
+                        gone.unlink()
                 continue
             db = TinyDB(path, storage=AtomicJSONStorage)
             try:

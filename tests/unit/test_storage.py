@@ -108,12 +108,17 @@ def test_prune_drops_old_months_and_their_files(tmp_path: Path) -> None:
         repo.add_article(a)
         repo.put_vote(Vote(a.id, 1, 1, T0))
     repo.checkpoint()
+    repo.put_vote(Vote(old.id, 2, -1, T0))
+    repo.checkpoint()  # a second generation: the first is kept as *.prev
     old_month = (T0 - timedelta(days=70)).strftime("%Y%m%d")
     assert (tmp_path / f"articles-{old_month}.json").exists()
+    assert list(tmp_path.glob("votes-*.prev"))
     assert repo.prune(T0 - timedelta(days=30)) == 1
     assert repo.get_article(old.id) is None and repo.get_article(new.id) is not None
     assert repo.article_for_key(old.keys[0]) is None
-    assert not (tmp_path / f"articles-{old_month}.json").exists()
+    left = sorted(p.name for p in tmp_path.iterdir() if old_month in p.name
+                  or p.name.startswith(f"votes-{old_month[:6]}"))
+    assert left == [], "a pruned day keeps no file, not even its previous generation"
     repo.close()
 
 
