@@ -826,7 +826,15 @@ def report(args: argparse.Namespace, plan: Plan, outcome: Outcome,
     body = "\n".join(lines)
     print(body)
     if outcome.lost:
-        print("lost (chat, story), first 20:", outcome.lost[:20])
+        chats = {c.chat.key.chat_id: c.chat for c in plan.chats}
+        per_story = Counter(story for _chat, story in outcome.lost)
+        print(f"lost: {len(outcome.lost)} pairs in {len(per_story)} stories; first 30:")
+        for chat_id, story_id in outcome.lost[:30]:
+            story, c = plan.stories[story_id], chats[chat_id]
+            print(f"  story {story_id} ({story.language}, {story.published:%d %H:%M}, "
+                  f"{[u.rsplit('/', 2)[-2:] for _f, u in story.copies]}, lost for "
+                  f"{per_story[story_id]} chats) -> chat {chat_id} {c.mode.value} "
+                  f"{c.digest_time} {c.timezone} quiet={c.quiet} langs={c.languages}")
     if unexplained:
         print("unexplained duplicates (chat, story, n, at), first 20:", unexplained[:20])
     if args.write:

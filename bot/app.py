@@ -320,6 +320,7 @@ class NewsbotApp:
 
     async def _shutdown(self) -> None:
         app = self.application
+        self.ingestor.stop()
         try:
             await asyncio.wait_for(self.delivery.shutdown(grace=5.0), 6.0)
         except TimeoutError:

@@ -97,6 +97,7 @@ class Ingestor:
         self.matcher = TopicMatcher(settings.topics)
         self.clusters = ClusterIndex()
         self._clusters_warm = False
+        self._stopping = False
         # Keys seen by this process that the store may not know (preview stores nothing; a
         # copy skipped by its content hash is not stored). Bounded: the soak's month showed
         # it growing with every item ever polled.
@@ -132,8 +133,13 @@ class Ingestor:
             self._pool = None
             return await asyncio.to_thread(fn, *args)
 
+    def stop(self) -> None:
+        """Finish no more items: polls under way end after their current item."""
+        self._stopping = True
+
     def close(self) -> None:
         """Stop the worker processes."""
+        self._stopping = True
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
@@ -191,21 +197,30 @@ class Ingestor:
             result.stage_seconds["parse"] += time.perf_counter() - t0
             new_items = [item for item in parsed.items if not self._item_known(feed, item)]
             new_items = new_items[:MAX_NEW_PER_POLL]
+            # An item left undone (an error, or a shutdown) must be seen again next time, so
+            # then the validators are not updated: a 304 would hide it for good.
+            unfinished = False
             for item in reversed(new_items):  # oldest first, so messages arrive in order
+                if self._stopping:
+                    unfinished = True
+                    break
                 try:
                     article = await self._article(feed, item, result, parsed.language)
                 except (FeedError, StorageError):
                     raise
                 except Exception:  # one bad item must not cost the rest of the feed
-                    log.exception("item skipped", extra={"feed": feed.url, "url": item.url})
+                    log.exception("item skipped; retried next poll",
+                                  extra={"feed": feed.url, "url": item.url})
                     result.skipped += 1
+                    unfinished = True
                     continue
                 if article is not None:
                     result.articles.append(article)
                     self.ingested_total += 1
             self._save_state(replace(
-                state, etag=resp.headers.get("etag"),
-                last_modified=resp.headers.get("last-modified"), last_success=now,
+                state, etag=state.etag if unfinished else resp.headers.get("etag"),
+                last_modified=state.last_modified if unfinished
+                else resp.headers.get("last-modified"), last_success=now,
                 failures=0, failing_since=None,
                 articles_total=state.articles_total + len(result.articles),
                 next_poll_at=next_poll(now, feed.interval_seconds, max_age=resp.max_age(),
