@@ -68,9 +68,8 @@ TOPIC_NAMES = ["Zorvania", "Kelmoria", "Trastevia", "Ulgrava", "Pendoria", "Quar
                "Krastavo", "Lumbria", "Mirvane", "Norvakia", "Ostrelia", "Pryzmar"]
 ZONES = ["Europe/Vilnius", "Europe/Minsk", "Europe/Warsaw", "Europe/Berlin",
          "America/New_York", "Asia/Tokyo", "UTC"]
-ITEMS_IN_FEED = 30
+ITEMS_IN_FEED = 40           # about a simulated day of each feed
 POLL_SECONDS = 7200           # simulated
-RETENTION_DAYS = 2            # RSS and disk must level off by day 3 (see the README)
 FAULTS = ["drop", "5xx", "garbage", "slow"]
 FAULT_SECONDS = 15.0          # real
 WORD = re.compile(r"[^\W\d_]{3,}")
@@ -179,12 +178,17 @@ def make_plan(args: argparse.Namespace, site: str) -> Plan:
         feed_items.sort(key=lambda it: it.published)
     chats = make_chats(rng, args.chats, [f[1] for f in feeds])
     month = timedelta(days=args.days)
-    moments = sorted(SIM_START + timedelta(hours=12) + month * rng.uniform(0, 0.97)
-                     for _ in range(args.restarts))
+    # Restarts at random moments, one in each equal slice of the month (so one outage never
+    # runs into the next: at this speed a minute of downtime is a simulated day and a half,
+    # longer than a feed keeps its items); faults halfway between two restarts.
+    slice_ = (month - timedelta(hours=12)) / max(1, args.restarts)
+    moments = [SIM_START + timedelta(hours=6) + slice_ * (i + rng.uniform(0.2, 0.8))
+               for i in range(args.restarts)]
     kinds = ["kill", "term"] * (args.restarts // 2) + ["kill"] * (args.restarts % 2)
     rng.shuffle(kinds)
-    fault_at = sorted(SIM_START + timedelta(days=1) + (month - timedelta(days=2))
-                      * rng.uniform(0, 1) for _ in FAULTS)
+    marks = [SIM_START, *moments, SIM_START + month]
+    gaps = sorted(range(len(marks) - 1), key=lambda i: marks[i] - marks[i + 1])[:len(FAULTS)]
+    fault_at = sorted(marks[i] + (marks[i + 1] - marks[i]) / 2 for i in gaps)
     return Plan(feeds, items, stories, chats, list(zip(moments, kinds, strict=True)),
                 list(zip(fault_at, FAULTS, strict=True)))
 
@@ -318,7 +322,7 @@ class SimSite:
 
 
 # --------------------------------------------------------------------------- the bot
-def write_config(folder: Path, plan: Plan, site: str) -> Path:
+def write_config(folder: Path, plan: Plan, site: str, retention: int) -> Path:
     """The soak's newsbot.toml: its feeds and topics, a week's retention."""
     feeds = "\n".join(
         f'[[feeds]]\nurl = "{site}/feed/{i}.xml"\nname = "{name}"\nlanguage = "{lang}"\n'
@@ -334,7 +338,7 @@ def write_config(folder: Path, plan: Plan, site: str) -> Path:
 
         [storage]
         dir = "{folder / 'data'}"
-        retention_days = {RETENTION_DAYS}
+        retention_days = {retention}
 
         [ingest]
         interval_seconds = {POLL_SECONDS}
@@ -601,7 +605,7 @@ def run(args: argparse.Namespace) -> int:
         tmp = Path(tmp_name)
         if args.keep:
             tmp = Path(tempfile.mkdtemp(prefix="newsbot-soak-kept-"))
-        config = write_config(tmp, plan, site.url)
+        config = write_config(tmp, plan, site.url, args.retention_days)
         data = tmp / "data"
         seed_clock = ScaledClock(SIM_START, time.time(), rate)
         repo = TinyDBRepository(data, seed_clock)
@@ -752,7 +756,7 @@ def report(args: argparse.Namespace, plan: Plan, outcome: Outcome,
     pending_left = vote_checks[-1][3]
     rss_early = statistics.median(d["rss"] for d in days[2:5]) if len(days) >= 5 else 0.0
     rss_late = statistics.median(d["rss"] for d in days[-4:-1]) if len(days) >= 5 else 0.0
-    retained = [d["disk"] for d in days if d["day"] >= RETENTION_DAYS + 2]
+    retained = [d["disk"] for d in days if d["day"] >= args.retention_days + 2]
     disk_growth = (max(retained) / retained[0]) if len(retained) >= 2 else 1.0
     sends = outcome.messages
     r429 = emulator.count_429
@@ -782,7 +786,7 @@ def report(args: argparse.Namespace, plan: Plan, outcome: Outcome,
         f"digest, 7 time zones, quiet hours, language filters; "
         f"{sum(1 for c in plan.chats if c.blocked_at)} block the bot mid-month). Bot API "
         "emulator with Telegram's limits on; "
-        f"retention {RETENTION_DAYS} days (the store keeps what it retains in memory, so RSS "
+        f"retention {args.retention_days} days (the store keeps what it retains in memory, so RSS "
         "can only level off once that window is full).",
         "",
         "| figure | value |",
@@ -882,6 +886,8 @@ def main() -> int:
     parser.add_argument("--match-rate", type=float, default=0.004,
                         help="share of items that name a followed topic")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--retention-days", type=int, default=2,
+                        help="storage.retention_days (RSS and disk must level off after it)")
     parser.add_argument("--keep", action="store_true", help="keep the data and logs")
     parser.add_argument("--no-write", dest="write", action="store_false",
                         help="don't update BENCHMARKS.md")
