@@ -34,7 +34,7 @@ bench: $(STAMP)
 bench-fanout: $(STAMP)
 	$(BIN)/python bench/fanout.py
 
-# A simulated month (about 25 minutes): restarts, kills, network faults; figures into
+# A simulated month (about 35 minutes): restarts, kills, network faults; figures into
 # BENCHMARKS.md "Reliability"; exits 1 when a check fails.
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py

@@ -8,6 +8,7 @@ import logging
 import random
 import secrets
 import signal
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -90,6 +91,7 @@ class NewsbotApp:
         self._started = self.clock.now()
         self._last_poll: datetime | None = None
         self._polling: set[str] = set()
+        self._poll_started: dict[str, float] = {}
         self.metrics: MetricsServer | None = None
         if settings.metrics.listen:
             try:
@@ -178,8 +180,14 @@ class NewsbotApp:
 
     def _ensure_polling(self, jq: JobQueue[Any]) -> None:
         """Put back any feed whose poll chain is missing (belt and braces; logs loudly)."""
+        now = time.monotonic()
         for feed in self.settings.feeds:
             if feed.url in self._polling or jq.get_jobs_by_name(f"poll:{feed.url}"):
+                continue
+            # A job handed to the executor is in neither place for a moment: only a feed
+            # quiet for two intervals (and a minute) has really lost its chain.
+            quiet = now - self._poll_started.get(feed.url, 0.0)
+            if quiet < 2 * self._timer(float(feed.interval_seconds)) + 60.0:
                 continue
             log.warning("feed had no poll scheduled; rescheduled", extra={"feed": feed.name})
             self._schedule_poll(jq, feed, 1.0)
@@ -188,6 +196,7 @@ class NewsbotApp:
         feed = context.job.data if context.job else None
         assert isinstance(feed, FeedConfig)
         self._polling.add(feed.url)
+        self._poll_started[feed.url] = time.monotonic()
         try:
             result = await self.ingestor.poll(feed)
             self._last_poll = self.clock.now()
