@@ -642,6 +642,7 @@ def run(args: argparse.Namespace) -> int:
             if active_fault is None and faults and faults[0][0] <= now:
                 _at, kind = faults.pop(0)
                 emulator.fault = kind
+                emulator.faulted_requests = 0
                 active_fault = (kind, wall)
             elif active_fault is not None and wall - active_fault[1] >= FAULT_SECONDS:
                 emulator.fault = None
@@ -810,9 +811,11 @@ def report(args: argparse.Namespace, plan: Plan, outcome: Outcome,
         f"| pending deliveries at the end | {pending_left} |",
         f"| tracebacks in bot logs | {tracebacks} |",
         "",
-        "Network faults (each 15 s, every request refused before it takes effect):",
+        "Network faults, 15 s each, halfway between two restarts (drop, 5xx and garbage "
+        "refuse every request before it takes effect; slow answers each after 3 s):",
         "",
-        "| fault | requests hit | first good call after | first message after |",
+        "| fault | requests during the fault | first good call after it | "
+        "first message after it |",
         "|---|---|---|---|",
     ]
     for f in faults:
