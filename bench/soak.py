@@ -43,7 +43,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -57,7 +57,7 @@ from bot.models import Chat, ChatKey, ChatType, DeliveryMode, QuietHours  # noqa
 from bot.render import parse_vote  # noqa: E402
 from bot.storage.tinydb_store import TinyDBRepository  # noqa: E402
 from bot.texts import text as ui_text  # noqa: E402
-from tests.emulator.server import Emulator, Sent  # noqa: E402
+from tests.emulator.server import Emulator, QuietHTTPServer, Sent  # noqa: E402
 
 TOKEN = "123456789:SOAKtokenSOAKtokenSOAKtokenSOAKtoken1"
 SIM_START = datetime(2026, 3, 1, tzinfo=UTC)  # March: both DST changes (US 8th, EU 29th)
@@ -230,14 +230,6 @@ def make_chats(rng: random.Random, count: int, feed_langs: list[str]) -> list[Si
 
 
 # --------------------------------------------------------------------------- the news site
-class QuietServer(ThreadingHTTPServer):
-    """A server that doesn't print a traceback when a killed bot drops its connection."""
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
 class SimSite:
     """Feeds whose items appear at their simulated publish time; article pages for teasers."""
 
@@ -246,7 +238,7 @@ class SimSite:
         self.plan: Plan | None = None
         self.pages: dict[str, Item] = {}
         self.requests = 0
-        self.server = QuietServer(("127.0.0.1", 0), self._handler())
+        self.server = QuietHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

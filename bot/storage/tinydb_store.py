@@ -355,13 +355,11 @@ class TinyDBRepository:
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
         """Group the writes of a block into one fsync at its end."""
-        self._batch_depth += 1
         try:
-            yield
+            with self.staged():
+                yield
         finally:
-            self._batch_depth -= 1
-            if self._batch_depth == 0:
-                self._flush()
+            self.commit()
 
     @contextlib.contextmanager
     def staged(self) -> Iterator[None]:

@@ -74,7 +74,9 @@ class Sent:
         return [[(b["text"], b.get("callback_data", "")) for b in row] for row in rows]
 
 
-class _Server(ThreadingHTTPServer):
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threaded server that says nothing when a client it serves is killed mid-request."""
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A bot killed mid-request (the crash tests and the soak do it on purpose).
         if not isinstance(sys.exc_info()[1], ConnectionError):
@@ -117,7 +119,7 @@ class Emulator:
         self.count_429 = 0
         self._sends_global: deque[float] = deque()
         self._sends_chat: dict[int, deque[float]] = defaultdict(deque)
-        self.server = _Server(("127.0.0.1", 0), self._handler())
+        self.server = QuietHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
