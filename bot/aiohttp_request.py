@@ -5,16 +5,35 @@ python-telegram-bot talks HTTP through a ``BaseRequest``; its default, ``HTTPXRe
 server, 32 at a time). At Telegram's free limit (30 messages/s) either is fine; for paid
 broadcasts (1,000 messages/s) the transport was most of the bot's CPU, so the bot uses this
 one. PTB documents ``BaseRequest`` as the way to plug in another HTTP library.
+
+``post_form`` is the fan-out's own path (see ``bot.delivery.sender``): one call with fields the
+caller has already encoded, answered with the raw ``result`` and Telegram's errors raised as
+PTB's exception classes, exactly as ``BaseRequest.post`` maps them.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
-from telegram.error import NetworkError, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.request import BaseRequest, RequestData
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -60,21 +79,12 @@ class AiohttpRequest(BaseRequest):
         pool_timeout: object = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Send one request; map aiohttp's failures to PTB's errors."""
-        if self._session is None or self._session.closed:
-            raise RuntimeError("AiohttpRequest is not initialized")
         files = request_data.multipart_data if request_data else None
         params = request_data.json_parameters if request_data else None
-        read = _seconds(read_timeout, self._read)
-        connect = _seconds(connect_timeout, self._connect)
-        pool = _seconds(pool_timeout, self._pool)
-        write = _seconds(write_timeout, self._media_write if files else self._write)
-        # aiohttp has no separate write timeout; the reply can't come before the body is sent,
-        # so the read allowance also covers the upload.
-        sock_read = None if read is None else read + (write or 0.0)
-        # aiohttp's connect timeout includes waiting for a free pooled connection.
-        waiting = None if connect is None and pool is None else (connect or 0.0) + (pool or 0.0)
-        timeout = aiohttp.ClientTimeout(total=None, connect=waiting, sock_connect=connect,
-                                        sock_read=sock_read)
+        limits = _limits(_seconds(read_timeout, self._read),
+                         _seconds(write_timeout, self._media_write if files else self._write),
+                         _seconds(connect_timeout, self._connect),
+                         _seconds(pool_timeout, self._pool))
         data: Any = params
         if files:
             form = aiohttp.FormData()
@@ -83,14 +93,80 @@ class AiohttpRequest(BaseRequest):
             for key, (filename, content, mimetype) in files.items():
                 form.add_field(key, content, filename=filename, content_type=mimetype)
             data = form
+        return await self._exchange(method, url, data, limits, {})
+
+    async def post_form(self, url: str, fields: Mapping[str, str]) -> Any:
+        """POST fields already encoded as PTB would (objects as JSON strings).
+
+        Returns:
+            The ``result`` of Telegram's answer.
+
+        Raises:
+            TelegramError: the subclass PTB's ``BaseRequest.post`` would raise for the answer.
+        """
+        status, payload = await self._exchange(
+            "POST", url, urlencode(fields).encode(),
+            _limits(self._read, self._write, self._connect, self._pool), FORM)
+        return answer_result(status, payload)
+
+    async def _exchange(self, method: str, url: str, data: Any, limits: aiohttp.ClientTimeout,
+                        headers: dict[str, str]) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("AiohttpRequest is not initialized")
         try:
-            async with self._session.request(method, url, data=data, timeout=timeout,
-                                             headers={"User-Agent": self.USER_AGENT}) as resp:
+            async with self._session.request(method, url, data=data, timeout=limits,
+                                             headers={"User-Agent": self.USER_AGENT, **headers}
+                                             ) as resp:
                 return resp.status, await resp.read()
         except TimeoutError as err:
             raise TimedOut from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
+
+
+def answer_result(status: int, payload: bytes) -> Any:
+    """Telegram's ``result``, or the error PTB's ``BaseRequest.post`` raises for the same answer."""
+    try:
+        answer = json.loads(payload)
+    except ValueError:
+        answer = None
+    if HTTPStatus.OK <= status <= 299:
+        if not isinstance(answer, dict):
+            raise NetworkError(f"Bot API answered {status} with a body that is not a JSON "
+                               f"object: {payload[:200]!r}")
+        return answer.get("result")
+    try:
+        message = f"{HTTPStatus(status).phrase} ({status})"
+    except ValueError:
+        message = f"Unknown HTTPError ({status})"
+    if isinstance(answer, dict):
+        message = str(answer.get("description") or message)
+        parameters = answer.get("parameters")
+        if parameters:
+            if parameters.get("migrate_to_chat_id"):
+                raise ChatMigrated(int(parameters["migrate_to_chat_id"]))
+            if parameters.get("retry_after"):
+                raise RetryAfter(int(parameters["retry_after"]))
+            message += f". The server response contained unknown parameters: {parameters}"
+    else:
+        message += f". Parsing the server response {payload!r} failed"
+    errors: dict[int, type[TelegramError]] = {
+        HTTPStatus.FORBIDDEN: Forbidden, HTTPStatus.NOT_FOUND: InvalidToken,
+        HTTPStatus.UNAUTHORIZED: InvalidToken, HTTPStatus.BAD_REQUEST: BadRequest,
+        HTTPStatus.CONFLICT: Conflict}
+    raise errors.get(status, NetworkError)(message)
+
+
+def _limits(read: float | None, write: float | None, connect: float | None,
+            pool: float | None) -> aiohttp.ClientTimeout:
+    """PTB's four timeouts (None: no limit) as aiohttp's."""
+    # aiohttp has no separate write timeout; the reply can't come before the body is sent,
+    # so the read allowance also covers the upload.
+    sock_read = None if read is None else read + (write or 0.0)
+    # aiohttp's connect timeout includes waiting for a free pooled connection.
+    waiting = None if connect is None and pool is None else (connect or 0.0) + (pool or 0.0)
+    return aiohttp.ClientTimeout(total=None, connect=waiting, sock_connect=connect,
+                                 sock_read=sock_read)
 
 
 def _seconds(value: object, default: float | None) -> float | None:

@@ -4,19 +4,21 @@ splitting, vote order, Telegram's errors, restarts."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from telegram import Bot
+from telegram import Bot, LinkPreviewOptions
 
+from bot.aiohttp_request import AiohttpRequest
 from bot.chats import ChatService
 from bot.clock import FakeClock
 from bot.delivery.pacing import Pacer
 from bot.delivery.queue import DeliveryService
-from bot.delivery.sender import TelegramSender
+from bot.delivery.sender import Outcome, TelegramSender, keyboard
 from bot.models import (
     Article,
     ChatKey,
@@ -27,6 +29,7 @@ from bot.models import (
     QuietHours,
     Vote,
 )
+from bot.render import Rendered
 from bot.settings import Settings, load_settings
 from bot.storage.tinydb_store import TinyDBRepository
 from tests.builders import article, chat
@@ -72,7 +75,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path, emulator: Emulator) -> AsyncIterator[Rig]:
-    bot = Bot(TOKEN, base_url=emulator.base_url)
+    bot = Bot(TOKEN, base_url=emulator.base_url, request=AiohttpRequest(16))
     await bot.initialize()
     r = Rig(tmp_path, emulator, bot)
     yield r
@@ -268,9 +271,39 @@ async def test_photo_and_preview_modes(rig: Rig) -> None:
     [photo] = rig.emulator.sent(1)
     assert photo.method == "sendPhoto" and len(photo.text) <= 1024
     [preview] = rig.emulator.sent(2)
-    assert '"url": "https://img.example/lead.jpg"' in str(preview.params["link_preview_options"])
+    assert json.loads(preview.params["link_preview_options"]) == {
+        "url": "https://img.example/lead.jpg", "prefer_large_media": True,
+        "show_above_text": True}
     [plain] = rig.emulator.sent(3)
-    assert "is_disabled" in str(plain.params["link_preview_options"])
+    assert json.loads(plain.params["link_preview_options"]) == {"is_disabled": True}
+
+
+@pytest.mark.parametrize(("thread", "mode", "image"), [
+    (0, ImageMode.OFF, None), (7, ImageMode.PREVIEW, None),
+    (0, ImageMode.PREVIEW, "https://img.example/i.jpg")])
+async def test_sender_posts_what_ptb_send_message_would(rig: Rig, thread: int, mode: ImageMode,
+                                                        image: str | None) -> None:
+    # The sender encodes text alerts itself (the fan-out's hot path); the request must be the
+    # one PTB's send_message makes for the same message, field for field and byte for byte.
+    rig.emulator.chat(-60, "supergroup", is_forum=True)
+    message = Rendered('<b>Minsk</b> «quotes» &amp; ünïcode', 26, ((("👍 Yes (2)", "v1|a|y"),
+                                                                   ("👎 No (0)", "v1|a|n")),))
+    sender = TelegramSender(rig.bot)  # type: ignore[arg-type]
+    result = await sender.send(ChatKey(-60, thread), message, image_mode=mode, image_url=image,
+                               link_url="https://n.example/a")
+    assert result.outcome is Outcome.SENT and isinstance(result.message_id, int)
+    preview = LinkPreviewOptions(is_disabled=True)
+    if mode is ImageMode.PREVIEW:
+        preview = (LinkPreviewOptions(url=image, prefer_large_media=True, show_above_text=True)
+                   if image else LinkPreviewOptions(url="https://n.example/a",
+                                                    prefer_large_media=True))
+    ptb = await rig.bot.send_message(-60, message.html, parse_mode="HTML",
+                                     reply_markup=keyboard(message.buttons),
+                                     link_preview_options=preview,
+                                     message_thread_id=thread or None)
+    assert ptb.message_id != result.message_id
+    ours, theirs = rig.emulator.sent(-60)
+    assert ours.params == theirs.params
 
 
 async def test_forum_threads_are_isolated(rig: Rig) -> None:
