@@ -57,7 +57,7 @@ from bot.models import Chat, ChatKey, ChatType, DeliveryMode, QuietHours  # noqa
 from bot.render import parse_vote  # noqa: E402
 from bot.storage.tinydb_store import TinyDBRepository  # noqa: E402
 from bot.texts import text as ui_text  # noqa: E402
-from tests.emulator.server import Emulator, QuietHTTPServer, Sent  # noqa: E402
+from tests.emulator.server import Emulator, QuietHandler, QuietHTTPServer, Sent  # noqa: E402
 
 TOKEN = "123456789:SOAKtokenSOAKtokenSOAKtokenSOAKtoken1"
 SIM_START = datetime(2026, 3, 1, tzinfo=UTC)  # March: both DST changes (US 8th, EU 29th)
@@ -275,12 +275,7 @@ class SimSite:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         site = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 site.requests += 1
                 path = self.path

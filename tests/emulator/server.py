@@ -83,6 +83,15 @@ class QuietHTTPServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A keep-alive request handler that doesn't print a line per request."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        return
+
+
 class Emulator:
     """In-process state and the HTTP server around it."""
 
@@ -297,12 +306,7 @@ class Emulator:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         emulator = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802
                 self._dispatch(b"")
 
