@@ -310,7 +310,7 @@ class SimSite:
 
 # --------------------------------------------------------------------------- the bot
 def write_config(folder: Path, plan: Plan, site: str, retention: int) -> Path:
-    """The soak's newsbot.toml: its feeds and topics, a week's retention."""
+    """The soak's newsbot.toml: its feeds and topics, ``retention`` days kept."""
     feeds = "\n".join(
         f'[[feeds]]\nurl = "{site}/feed/{i}.xml"\nname = "{name}"\nlanguage = "{lang}"\n'
         f"interval_seconds = {POLL_SECONDS}\n"

@@ -157,8 +157,9 @@ class NewsbotApp:
                          name="tick")
         jq.run_repeating(self._checkpoint_job, interval=CHECKPOINT_SECONDS,
                          first=CHECKPOINT_SECONDS, name="checkpoint")
-        jq.run_repeating(self._prune_job, interval=max(self._timer(PRUNE_SECONDS), 5.0),
-                         first=min(30.0, max(self._timer(PRUNE_SECONDS), 5.0)), name="prune")
+        prune_every = max(self._timer(PRUNE_SECONDS), 5.0)
+        jq.run_repeating(self._prune_job, interval=prune_every, first=min(30.0, prune_every),
+                         name="prune")
         if self.settings.telegram.admins:
             jq.run_repeating(self._alerts_job, interval=ALERT_SECONDS, first=ALERT_SECONDS,
                              name="alerts")

@@ -40,9 +40,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_NEW_PER_POLL = 100
 PAGE_FETCH_CONCURRENCY = 8
-CLUSTER_MEMORY = timedelta(days=2)
+CLUSTER_MEMORY = timedelta(days=2)  # how far back a restart reloads story fingerprints
 # Feeds show far fewer items than this; older keys are found in the store anyway.
-SEEN_KEYS_MAX = 50_000  # how far back a restart reloads story fingerprints
+SEEN_KEYS_MAX = 50_000
 
 
 def exit_with_parent(parent: int) -> None:

@@ -54,14 +54,19 @@ class JsonFormatter(logging.Formatter):
         return _redact(json.dumps(data, ensure_ascii=False))
 
 
+def _as_plain_line(record: logging.LogRecord, level: int) -> None:
+    """Drop the record's traceback and give it ``level``."""
+    record.exc_info = None
+    record.exc_text = None
+    record.levelno, record.levelname = level, logging.getLevelName(level)
+
+
 class _NoTraceback(logging.Filter):
     """Keep a network-trouble message of PTB's as a warning line, without its traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Strip the exception from the record; always keep the record."""
-        record.exc_info = None
-        record.exc_text = None
-        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        _as_plain_line(record, logging.WARNING)
         return True
 
 
@@ -73,9 +78,7 @@ class _CancelledAtShutdown(logging.Filter):
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, asyncio.CancelledError):
             record.msg, record.args = "job cancelled by shutdown", ()
-            record.exc_info = None
-            record.exc_text = None
-            record.levelno, record.levelname = logging.INFO, "INFO"
+            _as_plain_line(record, logging.INFO)
         return True
 
 

@@ -327,11 +327,8 @@ def _feeds(c: _Checker, data: dict[str, Any], default_interval: int) -> tuple[Fe
         if lang is not None and not LANG_RE.match(lang):
             c.fail(f"{where}.language", f"must be an ISO 639-1 code like \"en\", got {lang!r}")
             lang = None
-        own = c.get(item, "topics", list, [], f"{where}.topics")
-        if not all(isinstance(t, str) for t in own):
-            c.fail(f"{where}.topics", "must be a list of topic ids")
-            own = []
-        feeds.append(FeedConfig(url.strip(), name.strip(), interval, lang, tuple(own)))
+        own = _string_list(c, item, "topics", where)
+        feeds.append(FeedConfig(url.strip(), name.strip(), interval, lang, own))
     return tuple(feeds)
 
 
