@@ -44,27 +44,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     return serve(settings, SystemClock())
 
 
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(0)
+class _StartUpStop:
+    """Stop requests that arrive before the event loop installs its own handlers.
+
+    Start-up (imports, opening the store) takes a second or two; a SIGTERM then must not kill
+    the process with the default action. The handler only records the request: raising from it
+    is not reliable, because Python runs signal handlers between bytecodes, possibly inside an
+    object's ``__del__``, where an exception is printed and dropped (the stop was then lost).
+    ``serve`` checks the flag between start-up steps and the app checks it once its loop's
+    handlers are in place.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, _signum: int, _frame: object) -> None:
+        self.requested = True
 
 
 def serve(settings: Settings, clock: Clock) -> int:
     """Run the bot on ``clock`` until SIGTERM/SIGINT (the soak passes a simulated clock)."""
-    # Until the event loop installs its own handlers, a stop request during start-up (imports,
-    # opening the store, starting workers) unwinds cleanly instead of killing the process.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _exit_on_signal)
+    early_stop = _StartUpStop()
+    early_stop.install()
     setup_logging(settings.log_level, settings.log_format)
     from telegram.error import InvalidToken, NetworkError  # noqa: PLC0415 - slow import
 
     from bot.app import NewsbotApp  # noqa: PLC0415 - slow import, only for run
 
+    if early_stop.requested:
+        return 0
     try:
         app = NewsbotApp(settings, clock)
     except StorageError as exc:
         return _fail(str(exc))
     try:
-        asyncio.run(app.run())
+        asyncio.run(app.run(stop_requested=lambda: early_stop.requested))
     except InvalidToken:
         return _fail("Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized); get a valid "
                      "token from @BotFather")

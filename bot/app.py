@@ -9,6 +9,7 @@ import random
 import secrets
 import signal
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -272,15 +273,22 @@ class NewsbotApp:
         """Ask the running bot to shut down gracefully."""
         self._stop.set()
 
-    async def run(self) -> None:
-        """Run until SIGTERM/SIGINT; then finish in-flight sends, flush storage, return."""
+    async def run(self, stop_requested: Callable[[], bool] = lambda: False) -> None:
+        """Run until SIGTERM/SIGINT; then finish in-flight sends, flush storage, return.
+
+        Args:
+            stop_requested: Whether a stop arrived during start-up, before this loop's signal
+                handlers were in place; if so the bot shuts down as soon as they are.
+        """
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.request_stop)
+        if stop_requested():
+            self.request_stop()
         app = self.application
         try:
-            if not await self._initialize():
+            if self._stop.is_set() or not await self._initialize():
                 return
             self.delivery.sender = TelegramSender(app.bot)
             await self._set_commands()

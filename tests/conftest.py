@@ -134,7 +134,8 @@ class BotProcess:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError(f"bot did not stop within {timeout}s:\n{self.log()}") from None
-        self._log.close()
+        finally:
+            self._log.close()
         return code
 
 

@@ -98,7 +98,7 @@ def test_sigterm_during_start_up_still_exits_cleanly(tmp_path: Path, emulator: E
     # Found by the soak: a stop request while the bot was still importing and opening its
     # store killed it with the default handler (exit -15) instead of a clean exit 0.
     config = write_config(tmp_path, [])
-    for delay in (0.3, 1.0):
+    for delay in (0.3, 0.6, 1.0, 1.6):
         bot = BotProcess(config, emulator).start(wait=False)
         bot_factory.append(bot)
         time.sleep(delay)
