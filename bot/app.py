@@ -351,6 +351,11 @@ class NewsbotApp:
                 await asyncio.wait_for(app.stop(), 2.0)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(app.shutdown(), 2.0)
+        # Application.shutdown does nothing unless initialize finished; after a failed getMe
+        # (unreachable API, rejected token) the bot's HTTP sessions are open and only this
+        # closes them. It is a no-op when the application already did it.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(app.bot.shutdown(), 2.0)
         if self.metrics is not None and self.metrics.thread.is_alive():
             self.metrics.stop()
         await self.fetcher.close()
