@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from bot.clock import Clock
 from bot.errors import CommandError
+from bot.langcodes import is_iso639_1
 from bot.models import (
     Chat,
     ChatKey,
@@ -18,7 +19,7 @@ from bot.models import (
     Topic,
 )
 from bot.schedule_math import parse_hhmm
-from bot.settings import Settings, valid_timezone
+from bot.settings import Settings, canonical_timezone
 from bot.storage.base import Repository
 from bot.texts import UI_LANGUAGES, ui_language_of
 from bot.topics import TopicMatcher, find_topic, tokens
@@ -27,7 +28,6 @@ MAX_OWN_TOPICS = 20
 MAX_PHRASE = 100
 MAX_PHRASES = 10
 _QUOTED = re.compile(r"[\"“”«»„]([^\"“”«»„]*)[\"“”«»„]")
-_LANG = re.compile(r"^[a-z]{2}$")
 
 
 def parse_own_topic(args: str) -> tuple[list[str], list[str]]:
@@ -181,9 +181,10 @@ class ChatService:
         """Set the chat's IANA time zone; an empty name asks for one."""
         if not name:
             raise CommandError("timezone_usage", tz=chat.timezone)
-        if not valid_timezone(name):
+        zone = canonical_timezone(name)
+        if zone is None:
             raise CommandError("timezone_bad", tz=name[:64])
-        return self._save(replace(chat, timezone=name, digest_since=self.clock.now()))
+        return self._save(replace(chat, timezone=zone, digest_since=self.clock.now()))
 
     def set_languages(self, chat: Chat, codes: list[str]) -> Chat:
         """Restrict delivery to ISO 639-1 languages (``any`` lifts the filter)."""
@@ -192,7 +193,7 @@ class ChatService:
         langs: list[str] = []
         for code in codes:
             low = code.lower().strip(",")
-            if not _LANG.match(low):
+            if not is_iso639_1(low):
                 raise CommandError("lang_bad", code=code[:20])
             if low not in langs:
                 langs.append(low)

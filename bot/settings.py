@@ -10,12 +10,14 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.errors import ConfigError
+from bot.langcodes import is_iso639_1
 from bot.models import DeliveryMode, Topic
 
 DEFAULT_CONFIG = "config/newsbot.toml"
@@ -23,7 +25,6 @@ DEFAULT_API_URL = "https://api.telegram.org/bot"
 SUMMARIZERS = ("lexrank", "lsa", "textrank", "luhn", "kl", "reduction", "sumbasic", "hybrid")
 TOPIC_ID_RE = re.compile(r"^[a-z0-9_]+$")
 HHMM_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-LANG_RE = re.compile(r"^[a-z]{2}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -179,7 +180,7 @@ def _kinds_name(kinds: tuple[type, ...]) -> str:
 
 
 def valid_timezone(name: str) -> bool:
-    """Tell whether ``name`` is a known IANA time zone."""
+    """Tell whether ``name`` is a known IANA time zone, spelled exactly."""
     if not name or name.startswith("/") or ".." in name:
         return False
     try:
@@ -187,6 +188,23 @@ def valid_timezone(name: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True
+
+
+@lru_cache(maxsize=1)
+def _zones_by_folded_name() -> dict[str, str]:
+    return {zone.casefold(): zone for zone in available_timezones()}
+
+
+def canonical_timezone(name: str) -> str | None:
+    """The IANA time zone a user meant, or None.
+
+    Users type ``europe/vilnius`` or ``America/New York``; IANA names are case-sensitive and
+    use underscores, so both are looked up case-insensitively with spaces as underscores.
+    """
+    name = name.strip()
+    if valid_timezone(name):
+        return name
+    return _zones_by_folded_name().get(name.replace(" ", "_").casefold())
 
 
 def _check_url(value: str) -> str | None:
@@ -288,7 +306,9 @@ def _delivery(c: _Checker, data: dict[str, Any]) -> DeliverySettings:
         c.fail("delivery.digest_time", f"must be HH:MM (00:00-23:59), got {digest_time!r}")
     tz = c.get(sec, "timezone", str, "UTC", "delivery.timezone")
     if not valid_timezone(tz):
-        c.fail("delivery.timezone", f"unknown IANA time zone {tz!r} (e.g. Europe/Vilnius)")
+        meant = canonical_timezone(tz)
+        hint = f"did you mean {meant!r}?" if meant else "e.g. Europe/Vilnius"
+        c.fail("delivery.timezone", f"unknown IANA time zone {tz!r} ({hint})")
     return DeliverySettings(DeliveryMode(mode), digest_time, tz)
 
 
@@ -324,9 +344,13 @@ def _feeds(c: _Checker, data: dict[str, Any], default_interval: int) -> tuple[Fe
         if interval < 1:
             c.fail(f"{where}.interval_seconds", f"must be >= 1, got {interval}")
         lang = c.get(item, "language", str, None, f"{where}.language")
-        if lang is not None and not LANG_RE.match(lang):
-            c.fail(f"{where}.language", f"must be an ISO 639-1 code like \"en\", got {lang!r}")
-            lang = None
+        if lang is not None:
+            if is_iso639_1(lang.strip()):
+                lang = lang.strip().lower()
+            else:
+                c.fail(f"{where}.language",
+                       f"must be an ISO 639-1 code like \"en\", got {lang!r}")
+                lang = None
         own = _string_list(c, item, "topics", where)
         feeds.append(FeedConfig(url.strip(), name.strip(), interval, lang, own))
     return tuple(feeds)

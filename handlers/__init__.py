@@ -48,6 +48,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         (("stats",), admin.stats),
     ):
         app.add_handler(CommandHandler(list(names), callback, filters=_COMMAND_UPDATES))
+    #    Any other command, in a private chat only: groups have other bots' commands too.
+    app.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE
+                                   & filters.UpdateType.MESSAGE, commands.unknown_command))
     # 3. Buttons: votes, then topic toggles, then anything else (stale or forged).
     app.add_handler(CallbackQueryHandler(votes.vote, pattern=r"^v\d+\|"))
     app.add_handler(CallbackQueryHandler(commands.topic_button, pattern=r"^t1[|]"))

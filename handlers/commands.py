@@ -75,6 +75,17 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                       topics=Markup(_topic_names(context))))
 
 
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command we don't have, in a private chat: point to /help instead of staying silent."""
+    chat = await _current_chat(update, context)
+    message = update.effective_message
+    if chat is None or message is None or not message.text:
+        return
+    command = message.text.split(maxsplit=1)[0].split("@", 1)[0]
+    await reply(update, context, text("unknown_command", chat.ui_language,
+                                      command=command[:40]))
+
+
 async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/topics: the topics with follow/unfollow buttons."""
     chat = await _current_chat(update, context)
@@ -229,7 +240,7 @@ def _first(args: str) -> str:
 
 async def timezone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/timezone AREA/CITY."""
-    chat = await _change(update, context, lambda s, c, a: s.set_timezone(c, _first(a)))
+    chat = await _change(update, context, lambda s, c, a: s.set_timezone(c, a))
     if chat is None:
         return
     local = services(context).clock.now().astimezone(ZoneInfo(chat.timezone)).strftime("%H:%M")

@@ -94,15 +94,31 @@ def test_follow_keyboard_toggles_in_place(env: Env) -> None:
     assert "✅" in topics.buttons()[row][0][0]
 
 
+def test_unknown_commands_get_a_pointer_in_private_chats_only(env: Env) -> None:
+    hint = say(env, "/subscribe belarus")
+    assert "/subscribe" in hint.text and "/help" in hint.text and "belarus" not in hint.text
+    assert "/help" in say(env, "/frobnicate@newsbot_test_bot").text
+    group = -next(_ids)
+    env.emulator.chat(group, "supergroup", "Readers")
+    env.emulator.inject_message(group, 11, "/otherbot_command", chat_type="supergroup")
+    say(env, "/list", group, 11, chat_type="supergroup")
+    time.sleep(0.5)  # the /otherbot_command update was taken first; give it time to misbehave
+    assert not [m for m in env.emulator.sent(group) if "/help" in m.text], \
+        "groups have other bots: their commands are not ours to answer"
+
+
 def test_settings_commands_and_their_errors(env: Env) -> None:
     chat = next(_ids)
     assert "Europe/Vilnius" in say(env, "/timezone Europe/Vilnius", chat).text
     assert "not a time zone" in say(env, "/timezone Mars/Base", chat).text
+    assert "America/New_York" in say(env, "/timezone america/new york", chat).text
+    assert "Europe/Vilnius" in say(env, "/timezone europe/VILNIUS", chat).text
     assert "08:30" in say(env, "/digest 08:30", chat).text
     assert "HH:MM" in say(env, "/digest 25:99", chat).text
     assert "instant" in say(env, "/digest off", chat).text
     assert "en lt" in say(env, "/lang en lt", chat).text
     assert "ISO 639-1" in say(env, "/lang english", chat).text
+    assert "ISO 639-1" in say(env, "/lang en xx", chat).text, "two letters are not enough"
     assert "any language" in say(env, "/lang any", chat).text
     assert "22:00-07:00" in say(env, "/quiet 22:00-07:00", chat).text
     assert "HH:MM-HH:MM" in say(env, "/quiet late", chat).text

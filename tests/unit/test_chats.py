@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.chats import ChatService
 from bot.clock import FakeClock
+from bot.errors import CommandError
 from bot.models import ChatKey, ChatType
 from bot.settings import load_settings
 from bot.storage.tinydb_store import TinyDBRepository
@@ -24,6 +27,25 @@ def test_keyword_topics_leave_and_return_with_the_chat(tmp_path: Path) -> None:
     assert service.own_matcher().match("", "the Ostrovets nuclear plant") == []
     service.ensure(ChatKey(5), ChatType.PRIVATE)
     assert service.own_matcher().match("", "the Ostrovets nuclear plant") != []
+    repo.close()
+
+
+def test_language_codes_and_time_zone_names_are_checked(tmp_path: Path) -> None:
+    repo = TinyDBRepository(tmp_path / "data")
+    service = ChatService(repo, load_settings(write_config(tmp_path, []), env={}),
+                          FakeClock(T0))
+    chat = service.ensure(ChatKey(5), ChatType.PRIVATE)
+    assert service.set_languages(chat, ["EN", "be,", "en"]).languages == ("en", "be")
+    for bad in (["xx"], ["en", "qq"], ["eng"]):
+        with pytest.raises(CommandError) as info:
+            service.set_languages(chat, bad)
+        assert info.value.key == "lang_bad"
+    assert repo.get_chat(ChatKey(5)).languages == ("en", "be"), "a refused /lang changes nothing"
+    assert service.set_timezone(chat, "europe/minsk").timezone == "Europe/Minsk"
+    assert service.set_timezone(chat, " Asia/Ho chi minh ").timezone == "Asia/Ho_Chi_Minh"
+    for bad in ("Europe", "../../etc/passwd", "Mars/Base", "/usr/share/zoneinfo/UTC"):
+        with pytest.raises(CommandError):
+            service.set_timezone(chat, bad)
     repo.close()
 
 

@@ -70,7 +70,11 @@ def test_good_config_and_environment(tmp_path: Path) -> None:
      "http(s)"),
     (('algorithm = "lexrank"', 'algorithm = "magic"'), "summary.algorithm", "unknown summarizer"),
     (('timezone = "Europe/Vilnius"', 'timezone = "Mars/Olympus"'), "delivery.timezone",
-     "time zone"),
+     "time zone 'Mars/Olympus' (e.g. Europe/Vilnius)"),
+    (('timezone = "Europe/Vilnius"', 'timezone = "europe/vilnius"'), "delivery.timezone",
+     "did you mean 'Europe/Vilnius'?"),
+    (('name = "Example"', 'name = "Example"\nlanguage = "xx"'), "feeds[0].language",
+     "ISO 639-1"),
     (('digest_time = "07:30"', 'digest_time = "25:00"'), "delivery.digest_time", "HH:MM"),
     (('mode = "digest"', 'mode = "hourly"'), "delivery.mode", "instant"),
     (('name = "Example"', 'name = "Example"\ntopics = ["belarus", "mars"]'), "feeds[0].topics",
@@ -86,6 +90,11 @@ def test_each_bad_case(tmp_path: Path, patch: tuple[str, str], key: str, words: 
     line = info.value.problems[0]
     assert line.startswith(f"{path}: {key}: ")
     assert words in line
+
+
+def test_feed_language_hint_in_any_case(tmp_path: Path) -> None:
+    text = GOOD.replace('name = "Example"', 'name = "Example"\nlanguage = "LT"')
+    assert load_settings(write(tmp_path, text), env={}).feeds[0].language == "lt"
 
 
 def test_feed_topics_are_kept(tmp_path: Path) -> None:
