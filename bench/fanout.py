@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from telegram import Bot  # noqa: E402
 
+from bench.memory import peak_rss_mb  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from bench.storage import peak_rss_mb  # noqa: E402
 from bot.aiohttp_request import AiohttpRequest  # noqa: E402
 from bot.chats import ChatService  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402

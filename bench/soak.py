@@ -51,6 +51,7 @@ from xml.sax.saxutils import escape
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.memory import rss_kb  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from bot.clock import ScaledClock  # noqa: E402
 from bot.models import Chat, ChatKey, ChatType, DeliveryMode, QuietHours  # noqa: E402
@@ -375,20 +376,10 @@ class BotRunner:
         """(main process, main + worker processes) resident set in MB."""
         if self.proc is None or self.proc.poll() is not None:
             return 0.0, 0.0
-        main = _rss_kb(self.proc.pid)
+        main = rss_kb(self.proc.pid)
         children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
         kids = [int(p) for p in children.read_text().split()] if children.exists() else []
-        return main / 1024, (main + sum(_rss_kb(k) for k in kids)) / 1024
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+        return main / 1024, (main + sum(rss_kb(k) for k in kids)) / 1024
 
 
 def dir_bytes(folder: Path) -> int:

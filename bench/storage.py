@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-import resource
 import sqlite3
 import statistics
 import subprocess
@@ -25,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.memory import peak_rss_mb  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from bot.models import Article, Chat, ChatKey, ChatType, Vote  # noqa: E402
 from bot.storage.tinydb_store import TinyDBRepository  # noqa: E402
@@ -90,14 +90,6 @@ def summary(opened: float, lat: list[float], total: float) -> dict[str, float]:
     return {"open_s": opened, "p50_ms": statistics.median(lat) * 1000,
             "p99_ms": lat[int(len(lat) * 0.99)] * 1000, "votes_per_s": len(lat) / total,
             "rss_mb": peak_rss_mb()}
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS (VmHWM; ru_maxrss would include the parent's before exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def populate_sqlite(path: Path) -> None:
