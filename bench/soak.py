@@ -864,7 +864,9 @@ def main() -> int:
     parser.add_argument("--feeds", type=int, default=50)
     parser.add_argument("--articles-per-day", type=int, default=2000)
     parser.add_argument("--chats", type=int, default=2000)
-    parser.add_argument("--restarts", type=int, default=20)
+    parser.add_argument("--restarts", type=int, default=20,
+                        help=f"bot restarts, at least {len(FAULTS) - 1}: each of the "
+                             f"{len(FAULTS)} Bot API faults sits between two of them")
     parser.add_argument("--match-rate", type=float, default=0.004,
                         help="share of items that name a followed topic")
     parser.add_argument("--seed", type=int, default=7)
@@ -873,7 +875,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the data and logs")
     parser.add_argument("--no-write", dest="write", action="store_false",
                         help="don't update BENCHMARKS.md")
-    return run(parser.parse_args())
+    args = parser.parse_args()
+    if args.restarts < len(FAULTS) - 1:
+        parser.error(f"--restarts must be at least {len(FAULTS) - 1}")
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 from bot import __version__
 from bot.clock import Clock, SystemClock
 from bot.errors import ConfigError, NewsbotError, StorageError
-from bot.logs import setup_logging
+from bot.logs import redact, setup_logging
 from bot.settings import Settings, load_settings, token_problem
 
 EXIT_USAGE = 2
@@ -71,7 +71,7 @@ def serve(settings: Settings, clock: Clock) -> int:
     early_stop = _StartUpStop()
     early_stop.install()
     setup_logging(settings.log_level, settings.log_format)
-    from telegram.error import InvalidToken, NetworkError  # noqa: PLC0415 - slow import
+    from telegram.error import InvalidToken, TelegramError  # noqa: PLC0415 - slow import
 
     from bot.app import NewsbotApp  # noqa: PLC0415 - slow import, only for run
 
@@ -86,8 +86,13 @@ def serve(settings: Settings, clock: Clock) -> int:
     except InvalidToken:
         return _fail("Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized); get a valid "
                      "token from @BotFather")
-    except NetworkError as exc:
-        print(f"newsbot: can't reach the Bot API at {settings.api_url}: {exc}", file=sys.stderr)
+    except TelegramError as exc:
+        # After the retries of start-up: no connection, or answers that are not the Bot API's.
+        problem = str(exc)
+        if settings.token is not None:  # a third-party message may quote the request URL
+            problem = problem.replace(settings.token.reveal(), "<token>")
+        print(f"newsbot: can't reach the Bot API at {settings.api_url}: {redact(problem)}",
+              file=sys.stderr)
         return 1
     return 0
 

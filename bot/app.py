@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, JobQueue
 
 import handlers
@@ -319,14 +319,18 @@ class NewsbotApp:
             await self._shutdown()
 
     async def _initialize(self) -> bool:
-        """Reach the Bot API (a few tries over ~20 s); False when a stop came first."""
+        """Reach the Bot API (a few tries over ~20 s); False when a stop came first.
+
+        Only a rejected token is final. Anything else (no connection, a 5xx from a proxy, a
+        200 whose body is not JSON: "Invalid server response") may pass, so it is retried.
+        """
         for attempt in range(5):
             try:
                 await self.application.initialize()
                 return True
             except InvalidToken:
                 raise
-            except NetworkError as exc:
+            except TelegramError as exc:
                 if attempt == 4:
                     raise
                 log.warning("Bot API not reachable, retrying", extra={"error": str(exc)})

@@ -15,7 +15,8 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 _TOKEN_RE = re.compile(r"\d{5,20}:[A-Za-z0-9_-]{30,}")
 
 
-def _redact(text: str) -> str:
+def redact(text: str) -> str:
+    """Replace anything shaped like a bot token (``123456:ABC...``) with ``<token>``."""
     return _TOKEN_RE.sub("<token>", text)
 
 
@@ -35,7 +36,7 @@ class TextFormatter(logging.Formatter):
             line += f" {extras}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
-        return _redact(line)
+        return redact(line)
 
 
 class JsonFormatter(logging.Formatter):
@@ -51,7 +52,7 @@ class JsonFormatter(logging.Formatter):
             data[key] = value if isinstance(value, (int, float, bool, type(None))) else str(value)
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return _redact(json.dumps(data, ensure_ascii=False))
+        return redact(json.dumps(data, ensure_ascii=False))
 
 
 def _as_plain_line(record: logging.LogRecord, level: int) -> None:

@@ -121,6 +121,12 @@ class BotProcess:
             raise AssertionError(f"bot did not start polling:\n{self.log()}")
         return self
 
+    def close_log(self) -> None:
+        """Close the log file this process writes to (also when a test failed first)."""
+        log = getattr(self, "_log", None)
+        if log is not None:
+            log.close()
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
@@ -135,7 +141,7 @@ class BotProcess:
             self.proc.wait()
             raise AssertionError(f"bot did not stop within {timeout}s:\n{self.log()}") from None
         finally:
-            self._log.close()
+            self.close_log()
         return code
 
 
@@ -146,3 +152,4 @@ def bot_factory(emulator: Emulator) -> Iterator[list[BotProcess]]:
     for bot in started:
         if bot.proc is not None and bot.proc.poll() is None:
             bot.stop(signal.SIGKILL)
+        bot.close_log()

@@ -8,6 +8,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import BotProcess, write_config
 from tests.emulator.server import Emulator
 from tests.newsserver import NewsServer, rss
@@ -104,3 +106,24 @@ def test_sigterm_during_start_up_still_exits_cleanly(tmp_path: Path, emulator: E
         time.sleep(delay)
         assert bot.stop(signal.SIGTERM, timeout=10) == 0, bot.log()
         assert "Traceback" not in bot.log()
+
+
+@pytest.mark.parametrize("fault", ["garbage", "5xx", "drop"])
+def test_start_up_rides_out_a_failing_bot_api(tmp_path: Path, emulator: Emulator,
+                                              bot_factory: list[BotProcess], fault: str) -> None:
+    # Found by a short soak: a restart that met the "garbage" fault (200, body not JSON) died
+    # in getMe with "Invalid server response" and a traceback, as it was not a NetworkError.
+    config = write_config(tmp_path, [])
+    emulator.fault = fault
+    bot = BotProcess(config, emulator).start(wait=False)
+    bot_factory.append(bot)
+    emulator.wait_for(lambda: emulator.faulted_requests >= 1, timeout=20)
+    time.sleep(1.0)
+    assert bot.proc is not None and bot.proc.poll() is None, bot.log()
+    emulator.fault = None
+    calls_before = len(emulator.calls)
+    emulator.wait_for(lambda: any(m == "getUpdates" for m, _ in emulator.calls[calls_before:]),
+                      timeout=20)
+    assert bot.stop(signal.SIGTERM) == 0
+    log = bot.log()
+    assert "Bot API not reachable, retrying" in log and "Traceback" not in log, log
