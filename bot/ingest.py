@@ -39,6 +39,9 @@ from bot.topics import TopicMatcher
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_NEW_PER_POLL = 100
+# Items of one listing remembered in FeedState.listed (12 hex digits each); a feed longer
+# than this falls back to the store's key index for the rest.
+LISTING_MEMORY = 1000
 PAGE_FETCH_CONCURRENCY = 8
 CLUSTER_MEMORY = timedelta(days=2)  # how far back a restart reloads story fingerprints
 # Feeds show far fewer items than this; older keys are found in the store anyway.
@@ -195,8 +198,9 @@ class Ingestor:
             parsed = await asyncio.to_thread(
                 parse_feed, resp.body, resp.url, resp.headers.get("content-type", ""))
             result.stage_seconds["parse"] += time.perf_counter() - t0
-            new_items = [item for item in parsed.items if not self._item_known(feed, item)]
-            new_items = new_items[:MAX_NEW_PER_POLL]
+            listed = state.listed
+            new_items = [item for item in parsed.items
+                         if not self._item_known(feed, item, listed)][:MAX_NEW_PER_POLL]
             # An item left undone (an error, or a shutdown) must be seen again next time, so
             # then the validators are not updated: a 304 would hide it for good.
             unfinished = False
@@ -217,8 +221,14 @@ class Ingestor:
                 if article is not None:
                     result.articles.append(article)
                     self.ingested_total += 1
+            # Every item now known (before, or handled just now) is remembered; one left
+            # undone is not, so the next poll takes it again.
+            handled = frozenset(
+                self._item_id(feed, item) for item in parsed.items[:LISTING_MEMORY]
+                if self._item_known(feed, item, listed))
             self._save_state(replace(
-                state, etag=state.etag if unfinished else resp.headers.get("etag"),
+                state, listed=handled,
+                etag=state.etag if unfinished else resp.headers.get("etag"),
                 last_modified=state.last_modified if unfinished
                 else resp.headers.get("last-modified"), last_success=now,
                 failures=0, failing_since=None,
@@ -248,7 +258,13 @@ class Ingestor:
             keys.insert(0, f"g:{feed.url}|{item.guid}")
         return keys
 
-    def _item_known(self, feed: FeedConfig, item: FeedItem) -> bool:
+    def _item_id(self, feed: FeedConfig, item: FeedItem) -> str:
+        """The id an article of this item gets (``article_id`` of its first key)."""
+        return article_id(self._item_keys(feed, item)[0])
+
+    def _item_known(self, feed: FeedConfig, item: FeedItem, listed: frozenset[str]) -> bool:
+        if listed and self._item_id(feed, item) in listed:
+            return True
         return any(self._known(k) for k in self._item_keys(feed, item))
 
     async def _body(self, feed: FeedConfig, item: FeedItem,

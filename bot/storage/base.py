@@ -166,5 +166,8 @@ class Repository(Protocol):
 
     # maintenance ---------------------------------------------------------
     def prune(self, before: datetime) -> int:
-        """Drop articles ingested before ``before`` with their votes and deliveries."""
+        """Drop articles ingested before ``before`` with their votes and deliveries.
+
+        Articles that are still pending for a chat are kept until they have been delivered.
+        """
         ...

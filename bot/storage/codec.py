@@ -129,7 +129,7 @@ def feed_out(f: FeedState) -> dict[str, Any]:
     return {"url": f.url, "etag": f.etag, "lm": f.last_modified, "ok": dt_out(f.last_success),
             "err": f.last_error, "err_at": dt_out(f.last_error_at), "fails": f.failures,
             "next": dt_out(f.next_poll_at), "total": f.articles_total,
-            "since": dt_out(f.failing_since)}
+            "since": dt_out(f.failing_since), "listed": sorted(f.listed)}
 
 
 def feed_in(d: dict[str, Any]) -> FeedState:
@@ -140,4 +140,5 @@ def feed_in(d: dict[str, Any]) -> FeedState:
         last_error_at=dt_in(d.get("err_at")), failures=int(d.get("fails", 0)),
         next_poll_at=dt_in(d.get("next")), articles_total=int(d.get("total", 0)),
         failing_since=dt_in(d.get("since")),
+        listed=frozenset(str(x) for x in d.get("listed") or ()),
     )

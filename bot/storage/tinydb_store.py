@@ -513,6 +513,12 @@ class TinyDBRepository:
             return doc
         return codec.article_out(entry)
 
+    def _still_pending(self, article_id: str) -> bool:
+        return any(
+            (d := self._deliveries.get((article_id, chat))) is not None
+            and d.status is DeliveryStatus.PENDING
+            for chat in self._deliveries_by_article.get(article_id, ()))
+
     def _ids_ingested(self, since: datetime | None = None,
                       before: datetime | None = None) -> list[str]:
         """Ids of articles ingested in [since, before), decoding only the boundary days."""
@@ -705,10 +711,12 @@ class TinyDBRepository:
     def prune(self, before: datetime) -> int:
         """Drop articles ingested before ``before`` with their votes and deliveries.
 
-        Whole days are dropped by deleting their partition files.
+        An article still pending for some chat (a digest not yet due, a chat that was down
+        longer than the window) is kept until it has gone out: the contract delivers every
+        matched article. Whole days are dropped by deleting their partition files.
         """
         old = [a for a in (self.get_article(i) for i in self._ids_ingested(before=before))
-               if a is not None]
+               if a is not None and not self._still_pending(a.id)]
         for article in old:
             day = self._article_day.pop(article.id)
             self._day_articles[day].discard(article.id)

@@ -110,6 +110,7 @@ class Emulator:
         self.by_id: dict[tuple[int, int], Sent] = {}
         self.answers: list[dict[str, Any]] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.call_times: list[float] = []  # time.time() of each entry of ``calls``
         self.errors: list[tuple[str, str]] = []
         self.commands: list[dict[str, Any]] = []
         self.webhook: dict[str, Any] | None = None
@@ -483,6 +484,7 @@ class Emulator:
     def call(self, method: str, params: dict[str, Any]) -> Any:
         with self.lock:
             self.calls.append((method, params))
+            self.call_times.append(time.time())
         try:
             self._validate(method, params)
             handler = getattr(self, f"m_{method}", None)

@@ -209,6 +209,73 @@ async def test_dedupe_backoff_recovery_and_clusters(tmp_path: Path, site: NewsSe
     repo.close()
 
 
+async def test_pruned_item_still_in_the_feed_is_not_new_after_a_restart(
+        tmp_path: Path, site: NewsServer) -> None:
+    # Found by a short soak: a low-volume feed lists items for longer than the retention
+    # window; once pruned (keys and all), a restarted bot took them for new and sent them again.
+    old = {"title": "Minsk border talks", "link": f"{site.url}/a/old", "guid": "old",
+           "description": " ".join(LONG)}
+    undated = {"title": "Vilnius energy links", "link": f"{site.url}/a/undated",
+               "description": " ".join(LONG)}
+    site.set("/slow.xml", rss("slow", [old, undated]), "application/rss+xml")
+    config = write_config(tmp_path, [(f"{site.url}/slow.xml", "Slow")])
+    settings = load_settings(config, env={})
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    fetcher = Fetcher(timeout=5)
+    repo = TinyDBRepository(tmp_path / "data", clock)
+    first = await Ingestor(settings, fetcher, clock, repo).poll(settings.feeds[0])
+    assert len(first.articles) == 2
+    clock.advance(timedelta(days=40))
+    assert repo.prune(clock.now() - timedelta(days=30)) == 2
+    assert all(repo.get_article(a.id) is None for a in first.articles)
+    repo.close()
+
+    repo = TinyDBRepository(tmp_path / "data", clock)  # the restart: a new process
+    fresh = {"title": "Lithuania opens border post", "link": f"{site.url}/a/new",
+             "guid": "new", "description": " ".join(LONG)}
+    site.set("/slow.xml", rss("slow", [fresh, old, undated]), "application/rss+xml")
+    again = await Ingestor(settings, fetcher, clock, repo).poll(settings.feeds[0])
+    assert [a.title for a in again.articles] == ["Lithuania opens border post"]
+    # An item that dropped out of the listing is forgotten: the memory is one listing long.
+    state = repo.get_feed_state(settings.feeds[0].url)
+    assert state is not None and len(state.listed) == 3
+    site.set("/slow.xml", rss("slow", [fresh]), "application/rss+xml")
+    await Ingestor(settings, fetcher, clock, repo).poll(settings.feeds[0])
+    state = repo.get_feed_state(settings.feeds[0].url)
+    assert state is not None and state.listed == {again.articles[0].id}
+    await fetcher.close()
+    repo.close()
+
+
+async def test_failed_item_is_not_remembered_as_listed(tmp_path: Path,
+                                                      site: NewsServer) -> None:
+    good = {"title": "Minsk talks", "link": f"{site.url}/a/1", "guid": "1",
+            "description": " ".join(LONG)}
+    bad = {"title": "Vilnius links", "link": f"{site.url}/a/2", "guid": "2",
+           "description": " ".join(LONG)}
+    site.set("/f.xml", rss("f", [good, bad]), "application/rss+xml")
+    config = write_config(tmp_path, [(f"{site.url}/f.xml", "F")])
+    settings = load_settings(config, env={})
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    fetcher = Fetcher(timeout=5)
+    repo = TinyDBRepository(tmp_path / "data", clock)
+    ingestor = Ingestor(settings, fetcher, clock, repo)
+    real_article = ingestor._article
+
+    async def failing(feed, item, result, language):  # type: ignore[no-untyped-def]
+        if item.title == "Vilnius links":
+            raise RuntimeError("extraction blew up")
+        return await real_article(feed, item, result, language)
+
+    ingestor._article = failing  # type: ignore[method-assign]
+    first = await ingestor.poll(settings.feeds[0])
+    assert [a.title for a in first.articles] == ["Minsk talks"] and first.skipped == 1
+    retry = await Ingestor(settings, fetcher, clock, repo).poll(settings.feeds[0])
+    assert [a.title for a in retry.articles] == ["Vilnius links"]
+    await fetcher.close()
+    repo.close()
+
+
 async def test_teaser_fetches_page_and_filters_boilerplate(tmp_path: Path,
                                                           site: NewsServer) -> None:
     site.set("/a/2", article_page("Lithuania opens new border post", LONG))

@@ -122,6 +122,26 @@ def test_prune_drops_old_months_and_their_files(tmp_path: Path) -> None:
     repo.close()
 
 
+def test_prune_keeps_an_article_until_its_pending_deliveries_are_out(tmp_path: Path) -> None:
+    # Every matched article is delivered at least once (INTERFACE.md 6), even to a chat whose
+    # digest came due only after the retention window (short soak: 6 pairs lost this way).
+    repo = TinyDBRepository(tmp_path)
+    held, done = article(ingested_at=T0 - timedelta(days=40)), \
+        article(ingested_at=T0 - timedelta(days=40))
+    for a in (held, done):
+        repo.add_article(a)
+    repo.add_deliveries([delivery(held.id, 100), delivery(held.id, 200),
+                         delivery(done.id, 100, status=DeliveryStatus.SENT)])
+    assert repo.prune(T0 - timedelta(days=30)) == 1
+    assert repo.get_article(done.id) is None and repo.get_article(held.id) is not None
+    repo.put_delivery(delivery(held.id, 100, status=DeliveryStatus.SENT))
+    assert repo.prune(T0 - timedelta(days=30)) == 0, "still pending for chat 200"
+    repo.put_delivery(delivery(held.id, 200, status=DeliveryStatus.SENT))
+    assert repo.prune(T0 - timedelta(days=30)) == 1
+    assert repo.get_article(held.id) is None and repo.pending() == []
+    repo.close()
+
+
 def test_second_process_is_refused(tmp_path: Path) -> None:
     repo = TinyDBRepository(tmp_path)
     code = textwrap.dedent(f"""
