@@ -502,6 +502,7 @@ class Outcome:
     unexpected: int = 0
     messages: int = 0
     copies_at: dict[tuple[int, int], list[float]] = field(default_factory=dict)
+    first_port: dict[tuple[int, int], int] = field(default_factory=dict)
 
 
 def check_deliveries(plan: Plan, emulator: Emulator, active_end: datetime) -> Outcome:
@@ -521,6 +522,7 @@ def check_deliveries(plan: Plan, emulator: Emulator, active_end: datetime) -> Ou
             if story is not None:
                 got[(message.chat_id, story)] += 1
                 first_at.setdefault((message.chat_id, story), message.at)
+                out.first_port.setdefault((message.chat_id, story), message.client_port)
                 out.copies_at.setdefault((message.chat_id, story), []).append(message.at)
     by_topic: dict[str, list[SimChat]] = defaultdict(list)
     for sc in plan.chats:
@@ -641,6 +643,8 @@ def run(args: argparse.Namespace) -> int:
             if restarts and restarts[0][0] <= now and active_fault is None \
                     and runner.uptime() >= MIN_UPTIME:
                 _at, kind = restarts.pop(0)
+                with emulator.lock:
+                    calls_at_kill = len(emulator.calls)
                 killed_at = time.time()
                 code, took = runner.stop(kind)
                 checked = check_votes(data, clock, voter)
@@ -650,6 +654,7 @@ def run(args: argparse.Namespace) -> int:
                 runner.start()
                 restart_log.append({"kind": kind, "day": (now - SIM_START).days + 1,
                                     "exit": code, "stop_s": took, "at": killed_at,
+                                    "calls_at_kill": calls_at_kill,
                                     "calls_before": calls_before})
                 print(f"  restart {len(restart_log)} ({kind}) on day "
                       f"{(now - SIM_START).days + 1}: exit {code} in {took:.1f} s; votes "
@@ -696,31 +701,36 @@ def run(args: argparse.Namespace) -> int:
                   emulator, elapsed, disk_final, tracebacks)
 
 
-def next_first_call(emulator: Emulator, calls_before: int) -> float:
-    """When the bot started after a restart made its first Bot API call (its getMe)."""
+def killed_bots_ports(emulator: Emulator, restarts: list[dict[str, Any]]) -> list[
+        tuple[float, set[int]]]:
+    """For each SIGKILL: (when, the client ports the killed bot's calls came from)."""
+    out = []
+    since = 0
     with emulator.lock:
-        for (method, _params), at in zip(emulator.calls[calls_before:],
-                                         emulator.call_times[calls_before:], strict=True):
-            if method == "getMe":
-                return at
-    return float("inf")
+        for r in restarts:
+            if r["kind"] == "kill":
+                out.append((r["at"], set(emulator.call_ports[since:r["calls_at_kill"]])))
+            since = r.get("calls_before", since)
+    return out
 
 
 def explain_duplicates(duplicates: list[tuple[int, int, int, float]],
-                       kills: list[tuple[float, float]]) -> list[tuple[int, int, int, float]]:
+                       first_port: dict[tuple[int, int], int],
+                       kills: list[tuple[float, set[int]]]) -> list[tuple[int, int, int, float]]:
     """Return the duplicates the documented crash window does not explain.
 
-    A duplicate is explained when its first copy was accepted in the seconds before a
-    SIGKILL (the sent mark was not yet written) and it is that chat's only one for that kill.
-    ``kills`` holds (signal sent, next bot's first API call) times. A request the killed bot
-    had already written is still read and accepted by the server after the kill (seen 0.7 s
-    later), so the window runs until the next bot's getMe: nothing before it can be the next
-    bot's.
+    A duplicate is explained when its first copy was accepted around a SIGKILL (the sent mark
+    was not yet written), came from the killed bot, and is that chat's only one for that
+    kill. The server may accept a request the killed bot had already written a second or two
+    after the kill, so "from the killed bot" is told by the connection (client port) it came
+    on, not by the time it was stamped.
     """
     messages: dict[tuple[int, float], set[float]] = defaultdict(set)
     unexplained = []
     for chat, story, n, at in duplicates:
-        kill = next((k for k, first_call in kills if k - 15.0 <= at < first_call), None)
+        port = first_port.get((chat, story), 0)
+        kill = next((k for k, ports in kills if k - 15.0 <= at <= k + 30.0 and port in ports),
+                    None)
         if kill is None or n > 2:
             unexplained.append((chat, story, n, at))
             continue
@@ -759,12 +769,8 @@ def report(args: argparse.Namespace, plan: Plan, outcome: Outcome,
     """Print the figures, write BENCHMARKS.md's Reliability section, return the exit code."""
     kills = sum(1 for r in restarts if r["kind"] == "kill")
     dup_excess = sum(n - 1 for _c, _s, n, _at in outcome.duplicates)
-    for r in restarts:
-        if "calls_before" in r:
-            r["next_first_call"] = next_first_call(emulator, r["calls_before"])
-    unexplained = explain_duplicates(
-        outcome.duplicates,
-        [(r["at"], r["next_first_call"]) for r in restarts if r["kind"] == "kill"])
+    unexplained = explain_duplicates(outcome.duplicates, outcome.first_port,
+                                     killed_bots_ports(emulator, restarts))
     votes_lost = sum(v[1] for v in vote_checks)
     votes_checked = sum(v[0] for v in vote_checks)
     pending_left = vote_checks[-1][3]
@@ -860,10 +866,10 @@ def report(args: argparse.Namespace, plan: Plan, outcome: Outcome,
         t0 = min(r["at"] for r in restarts) if restarts else 0.0
         for chat_id, story_id, _n, _at in unexplained[:20]:
             copies = [f"{t - t0:.2f}" for t in outcome.copies_at[(chat_id, story_id)]]
-            print(f"  chat {chat_id} story {story_id}: {copies}")
-        print("  restarts (kind, signal, next bot's first call):", [
-            (r["kind"], round(r["at"] - t0, 2), round(r["next_first_call"] - t0, 2))
-            for r in restarts if "next_first_call" in r])
+            print(f"  chat {chat_id} story {story_id}: {copies}, first from port "
+                  f"{outcome.first_port.get((chat_id, story_id))}")
+        print("  restarts (kind, signal):",
+              [(r["kind"], round(r["at"] - t0, 2)) for r in restarts])
     if args.write:
         write_section("Reliability", body + _other_reliability(),
                       "make soak" if args.days == 30 else "python bench/soak.py "

@@ -48,6 +48,8 @@ def test_follow_receive_and_vote(tmp_path: Path, emulator: Emulator, news: NewsS
     assert article.buttons()[0][0][0].endswith("Yes (0)")
     assert article.buttons()[0][1][0].endswith("No (0)")
     assert 'href="' in article.html
+    # The soak tells bot processes apart by the connection a message came on.
+    assert article.client_port > 0 and article.client_port in emulator.call_ports
 
     q1 = emulator.press(501, article, button=(0, 0))
     emulator.wait_for(lambda: emulator.answer_for(q1))

@@ -68,6 +68,7 @@ class Sent:
     thread_id: int | None
     params: dict[str, Any]
     at: float
+    client_port: int = 0  # the bot's side of the connection: tells two bot processes apart
 
     def buttons(self) -> list[list[tuple[str, str]]]:
         rows = (self.reply_markup or {}).get("inline_keyboard", [])
@@ -111,6 +112,8 @@ class Emulator:
         self.answers: list[dict[str, Any]] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.call_times: list[float] = []  # time.time() of each entry of ``calls``
+        self.call_ports: list[int] = []  # the client port of each entry of ``calls``
+        self._request = threading.local()  # the client port of the request being handled
         self.errors: list[tuple[str, str]] = []
         self.commands: list[dict[str, Any]] = []
         self.webhook: dict[str, Any] | None = None
@@ -341,6 +344,7 @@ class Emulator:
                 try:
                     params = emulator._parse_body(body, self.headers.get("Content-Type", ""),
                                                   urlsplit(self.path).query)
+                    emulator._request.port = self.client_address[1]
                     result = emulator.call(method, params)
                 except ApiError as exc:
                     payload: dict[str, Any] = {"ok": False, "error_code": exc.code,
@@ -485,6 +489,7 @@ class Emulator:
         with self.lock:
             self.calls.append((method, params))
             self.call_times.append(time.time())
+            self.call_ports.append(getattr(self._request, "port", 0))
         try:
             self._validate(method, params)
             handler = getattr(self, f"m_{method}", None)
@@ -584,7 +589,8 @@ class Emulator:
         with self.lock:
             msg_id = next(self.message_ids[info.id])
             sent = Sent(info.id, msg_id, method, plain, html_text, markup,
-                        int(thread) if thread is not None else None, params, time.time())
+                        int(thread) if thread is not None else None, params, time.time(),
+                        getattr(self._request, "port", 0))
             self.messages.append(sent)
             self.by_id[(info.id, msg_id)] = sent
         result: dict[str, Any] = {
