@@ -199,8 +199,9 @@ class Ingestor:
                 parse_feed, resp.body, resp.url, resp.headers.get("content-type", ""))
             result.stage_seconds["parse"] += time.perf_counter() - t0
             listed = state.listed
-            new_items = [item for item in parsed.items
-                         if not self._item_known(feed, item, listed)][:MAX_NEW_PER_POLL]
+            item_keys = [(item, self._item_keys(feed, item)) for item in parsed.items]
+            new_items = [item for item, keys in item_keys
+                         if not self._keys_known(keys, listed)][:MAX_NEW_PER_POLL]
             # An item left undone (an error, or a shutdown) must be seen again next time, so
             # then the validators are not updated: a 304 would hide it for good.
             unfinished = False
@@ -223,9 +224,8 @@ class Ingestor:
                     self.ingested_total += 1
             # Every item now known (before, or handled just now) is remembered; one left
             # undone is not, so the next poll takes it again.
-            handled = frozenset(
-                self._item_id(feed, item) for item in parsed.items[:LISTING_MEMORY]
-                if self._item_known(feed, item, listed))
+            handled = frozenset(article_id(keys[0]) for _item, keys in item_keys[:LISTING_MEMORY]
+                                if self._keys_known(keys, listed))
             self._save_state(replace(
                 state, listed=handled,
                 etag=state.etag if unfinished else resp.headers.get("etag"),
@@ -258,14 +258,13 @@ class Ingestor:
             keys.insert(0, f"g:{feed.url}|{item.guid}")
         return keys
 
-    def _item_id(self, feed: FeedConfig, item: FeedItem) -> str:
-        """The id an article of this item gets (``article_id`` of its first key)."""
-        return article_id(self._item_keys(feed, item)[0])
+    def _keys_known(self, keys: list[str], listed: frozenset[str]) -> bool:
+        """Tell whether an item with these keys is already handled.
 
-    def _item_known(self, feed: FeedConfig, item: FeedItem, listed: frozenset[str]) -> bool:
-        if listed and self._item_id(feed, item) in listed:
-            return True
-        return any(self._known(k) for k in self._item_keys(feed, item))
+        It is when its article's id (``article_id`` of the first key) is in the last listing,
+        or any key was seen by this process or is in the store.
+        """
+        return article_id(keys[0]) in listed or any(self._known(k) for k in keys)
 
     async def _body(self, feed: FeedConfig, item: FeedItem,
                     result: FeedResult) -> tuple[str, str | None]:

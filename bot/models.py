@@ -165,7 +165,7 @@ class FeedState:
     next_poll_at: datetime | None = None
     failing_since: datetime | None = None
     articles_total: int = 0
-    # Article ids (see ``Ingestor._item_id``) of the last listing's handled items. An item in
+    # Article ids (see ``Ingestor._keys_known``) of the last listing's handled items. An item in
     # it is not new even once its article is pruned: low-volume feeds list items for longer
     # than the retention window, and without this they came back as new after a restart.
     listed: frozenset[str] = frozenset()
