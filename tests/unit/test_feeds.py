@@ -18,7 +18,7 @@ from bot.feeds.fetch import Fetcher, check_url
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import BACKOFF_CAP, next_poll
 from bot.ingest import Ingestor
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from bot.storage.tinydb_store import TinyDBRepository
 from tests.conftest import corpus_or_skip, write_config
 from tests.newsserver import NewsServer, article_page, rss
@@ -209,6 +209,15 @@ async def test_dedupe_backoff_recovery_and_clusters(tmp_path: Path, site: NewsSe
     repo.close()
 
 
+def _one_feed(tmp_path: Path, site: NewsServer, path: str, items: list[dict[str, str]]
+              ) -> tuple[Settings, FakeClock, Fetcher, TinyDBRepository]:
+    """A config with one feed serving ``items`` at ``path``, a fake clock, a fetcher, a store."""
+    site.set(path, rss(path.strip("/"), items), "application/rss+xml")
+    settings = load_settings(write_config(tmp_path, [(f"{site.url}{path}", "Feed")]), env={})
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    return settings, clock, Fetcher(timeout=5), TinyDBRepository(tmp_path / "data", clock)
+
+
 async def test_pruned_item_still_in_the_feed_is_not_new_after_a_restart(
         tmp_path: Path, site: NewsServer) -> None:
     # Found by a short soak: a low-volume feed lists items for longer than the retention
@@ -217,12 +226,7 @@ async def test_pruned_item_still_in_the_feed_is_not_new_after_a_restart(
            "description": " ".join(LONG)}
     undated = {"title": "Vilnius energy links", "link": f"{site.url}/a/undated",
                "description": " ".join(LONG)}
-    site.set("/slow.xml", rss("slow", [old, undated]), "application/rss+xml")
-    config = write_config(tmp_path, [(f"{site.url}/slow.xml", "Slow")])
-    settings = load_settings(config, env={})
-    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
-    fetcher = Fetcher(timeout=5)
-    repo = TinyDBRepository(tmp_path / "data", clock)
+    settings, clock, fetcher, repo = _one_feed(tmp_path, site, "/slow.xml", [old, undated])
     first = await Ingestor(settings, fetcher, clock, repo).poll(settings.feeds[0])
     assert len(first.articles) == 2
     clock.advance(timedelta(days=40))
@@ -253,12 +257,7 @@ async def test_failed_item_is_not_remembered_as_listed(tmp_path: Path,
             "description": " ".join(LONG)}
     bad = {"title": "Vilnius links", "link": f"{site.url}/a/2", "guid": "2",
            "description": " ".join(LONG)}
-    site.set("/f.xml", rss("f", [good, bad]), "application/rss+xml")
-    config = write_config(tmp_path, [(f"{site.url}/f.xml", "F")])
-    settings = load_settings(config, env={})
-    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
-    fetcher = Fetcher(timeout=5)
-    repo = TinyDBRepository(tmp_path / "data", clock)
+    settings, clock, fetcher, repo = _one_feed(tmp_path, site, "/f.xml", [good, bad])
     ingestor = Ingestor(settings, fetcher, clock, repo)
     real_article = ingestor._article
 
