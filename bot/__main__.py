@@ -12,7 +12,7 @@ from pathlib import Path
 from bot import __version__
 from bot.clock import Clock, SystemClock
 from bot.errors import ConfigError, NewsbotError, StorageError
-from bot.logs import redact, setup_logging
+from bot.logs import redact, register_secret, setup_logging
 from bot.settings import Settings, load_settings, token_problem
 
 EXIT_USAGE = 2
@@ -70,6 +70,8 @@ def serve(settings: Settings, clock: Clock) -> int:
     """Run the bot on ``clock`` until SIGTERM/SIGINT (the soak passes a simulated clock)."""
     early_stop = _StartUpStop()
     early_stop.install()
+    if settings.token is not None:
+        register_secret(settings.token.reveal(), "<token>")
     setup_logging(settings.log_level, settings.log_format)
     from telegram.error import InvalidToken, TelegramError  # noqa: PLC0415 - slow import
 
@@ -88,9 +90,7 @@ def serve(settings: Settings, clock: Clock) -> int:
                      "token from @BotFather")
     except TelegramError as exc:
         # After the retries of start-up: no connection, or answers that are not the Bot API's.
-        problem = str(exc)
-        if settings.token is not None:  # a third-party message may quote the request URL
-            problem = problem.replace(settings.token.reveal(), "<token>")
+        problem = str(exc)  # a third-party message may quote the request URL: redacted
         print(f"newsbot: can't reach the Bot API at {settings.api_url}: {redact(problem)}",
               file=sys.stderr)
         return 1

@@ -29,7 +29,8 @@ from bot.delivery.sender import TelegramSender
 from bot.errors import NewsbotError
 from bot.feeds.fetch import Fetcher
 from bot.ingest import Ingestor, ingest_workers
-from bot.metrics import MetricsServer, Snapshot, health_problems
+from bot.logs import register_secret
+from bot.metrics import MetricsExposition, Snapshot, health_problems
 from bot.models import Article, ChatKey
 from bot.services import SERVICES_KEY, Services
 from bot.settings import FeedConfig, Settings
@@ -37,6 +38,7 @@ from bot.stats import StatsService
 from bot.storage.tinydb_store import TinyDBRepository
 from bot.texts import text
 from bot.votes import VoteService
+from bot.web import HttpEndpoint, metrics_app, webhook_app
 
 log = logging.getLogger("newsbot")
 TICK_SECONDS = 2.0
@@ -93,15 +95,11 @@ class NewsbotApp:
         self._last_poll: datetime | None = None
         self._polling: set[str] = set()
         self._poll_started: dict[str, float] = {}
-        self.metrics: MetricsServer | None = None
+        self.metrics: HttpEndpoint | None = None
         if settings.metrics.listen:
-            try:
-                self.metrics = MetricsServer(settings.metrics.listen, self._snapshot,
-                                             self._health)
-            except OSError as exc:
-                self.repo.close()
-                raise NewsbotError(f"metrics.listen {settings.metrics.listen}: can't listen "
-                                   f"({exc.strerror})") from None
+            self.metrics = HttpEndpoint(settings.metrics.listen, metrics_app(
+                MetricsExposition(self._snapshot), self._health))
+        self.webhook: HttpEndpoint | None = None
 
     def _snapshot(self) -> Snapshot:
         d = self.delivery
@@ -288,6 +286,15 @@ class NewsbotApp:
             self.request_stop()
         app = self.application
         try:
+            if self.metrics is not None:
+                # Bound first: a taken port is a configuration problem, reported before
+                # anything else starts.
+                try:
+                    await self.metrics.start()
+                except OSError as exc:
+                    raise NewsbotError(f"metrics.listen {self.settings.metrics.listen}: can't "
+                                       f"listen ({exc.strerror or exc})") from None
+                log.info("metrics on", extra={"listen": self.settings.metrics.listen})
             if self._stop.is_set() or not await self._initialize():
                 return
             self.delivery.sender = TelegramSender(app.bot)
@@ -296,13 +303,7 @@ class NewsbotApp:
             assert app.updater is not None
             webhook = self.settings.telegram.webhook_url
             if webhook:
-                host, _, port = self.settings.telegram.webhook_listen.rpartition(":")
-                # The proxy forwards the public URL's path; Telegram posts exactly there.
-                path = urlsplit(webhook).path.strip("/")
-                await app.updater.start_webhook(
-                    listen=host, port=int(port), url_path=path, webhook_url=webhook,
-                    secret_token=secrets.token_urlsafe(32), allowed_updates=Update.ALL_TYPES)
-                log.info("webhook mode", extra={"listen": self.settings.telegram.webhook_listen})
+                await self._start_webhook(webhook)
             else:
                 await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=20,
                                                 poll_interval=0.0,
@@ -310,13 +311,38 @@ class NewsbotApp:
                 log.info("polling for updates")
             self._schedule_jobs()
             self.delivery.kick()
-            if self.metrics is not None:
-                self.metrics.start()
-                log.info("metrics on", extra={"listen": self.settings.metrics.listen})
             await self._stop.wait()
             log.info("shutting down")
         finally:
             await self._shutdown()
+
+    async def _start_webhook(self, webhook: str) -> None:
+        """Serve the webhook path on ``webhook_listen`` and register the URL with Telegram.
+
+        Our own aiohttp listener rather than PTB's: it refuses bodies over 1 MB and requests
+        without the secret before reading them (PTB's reads up to 100 MB first).
+        """
+        configured = self.settings.webhook_secret
+        secret = configured.reveal() if configured is not None else secrets.token_urlsafe(32)
+        register_secret(secret)
+        # The proxy forwards the public URL's path; Telegram posts exactly there.
+        path = urlsplit(webhook).path
+        application = self.application
+
+        async def on_update(data: dict[str, Any]) -> None:
+            update = Update.de_json(data, application.bot)
+            await application.update_queue.put(update)
+
+        listen = self.settings.telegram.webhook_listen
+        self.webhook = HttpEndpoint(listen, webhook_app(path, secret, on_update))
+        try:
+            await self.webhook.start()
+        except OSError as exc:
+            raise NewsbotError(f"telegram.webhook_listen {listen}: can't listen "
+                               f"({exc.strerror or exc})") from None
+        await application.bot.set_webhook(webhook, secret_token=secret,
+                                          allowed_updates=Update.ALL_TYPES)
+        log.info("webhook mode", extra={"listen": listen})
 
     async def _initialize(self) -> bool:
         """Reach the Bot API (a few tries over ~20 s); False when a stop came first.
@@ -347,6 +373,9 @@ class NewsbotApp:
             await asyncio.wait_for(self.delivery.shutdown(grace=5.0), 6.0)
         except TimeoutError:
             log.warning("in-flight sends did not finish in time")
+        if self.webhook is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.webhook.stop(), 2.0)
         with contextlib.suppress(Exception):
             if app.updater is not None and app.updater.running:
                 await asyncio.wait_for(app.updater.stop(), 2.0)
@@ -360,8 +389,9 @@ class NewsbotApp:
         # closes them. It is a no-op when the application already did it.
         with contextlib.suppress(Exception):
             await asyncio.wait_for(app.bot.shutdown(), 2.0)
-        if self.metrics is not None and self.metrics.thread.is_alive():
-            self.metrics.stop()
+        if self.metrics is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.metrics.stop(), 2.0)
         await self.fetcher.close()
         self.ingestor.close()
         self.repo.close()

@@ -1,19 +1,17 @@
-"""Prometheus metrics and ``/healthz`` on ``[metrics] listen`` (optional).
+"""Prometheus metrics and ``/healthz`` on ``[metrics] listen`` (optional; served by bot/web.py).
 
-Figures are read from the services when Prometheus scrapes, so the hot paths only bump plain
-integers. ``/healthz`` answers 503 when polling or delivery has stalled.
+Figures are read from the services when Prometheus scrapes, on the event loop, so the hot
+paths only bump plain integers. ``/healthz`` answers 503 when polling or delivery has stalled.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
@@ -43,7 +41,6 @@ class NewsbotCollector(Collector):
         self._snapshot = snapshot
         self._buckets = [0] * (len(LATENCY_BUCKETS) + 1)
         self._sum = 0.0
-        self._lock = threading.Lock()
 
     def collect(self) -> Iterator[Any]:
         """Yield the metric families."""
@@ -60,27 +57,22 @@ class NewsbotCollector(Collector):
             yield CounterMetricFamily(name, doc, value=value)
         yield GaugeMetricFamily("newsbot_queue_depth", "Pending deliveries", value=s.queue_depth)
         yield GaugeMetricFamily("newsbot_votes", "Votes stored", value=s.votes)
-        with self._lock:
-            for seconds in s.write_seconds:
-                self._sum += seconds
-                for i, bound in enumerate(LATENCY_BUCKETS):
-                    if seconds <= bound:
-                        self._buckets[i] += 1
-                        break
-                else:
-                    self._buckets[-1] += 1
-            cumulative, running = [], 0
-            for i, bound in enumerate((*LATENCY_BUCKETS, float("inf"))):
-                running += self._buckets[i]
-                cumulative.append((str(bound) if bound != float("inf") else "+Inf", running))
-            yield HistogramMetricFamily(
-                "newsbot_storage_write_seconds", "Durable storage write latency",
-                buckets=cumulative, sum_value=self._sum)
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """Keep scrapes out of the logs."""
+        # Only the event loop calls this (bot/web.py), so no lock is needed.
+        for seconds in s.write_seconds:
+            self._sum += seconds
+            for i, bound in enumerate(LATENCY_BUCKETS):
+                if seconds <= bound:
+                    self._buckets[i] += 1
+                    break
+            else:
+                self._buckets[-1] += 1
+        cumulative, running = [], 0
+        for i, bound in enumerate((*LATENCY_BUCKETS, float("inf"))):
+            running += self._buckets[i]
+            cumulative.append((str(bound) if bound != float("inf") else "+Inf", running))
+        yield HistogramMetricFamily(
+            "newsbot_storage_write_seconds", "Durable storage write latency",
+            buckets=cumulative, sum_value=self._sum)
 
 
 def health_problems(now: datetime, last_poll: datetime | None, poll_interval: int,
@@ -95,39 +87,13 @@ def health_problems(now: datetime, last_poll: datetime | None, poll_interval: in
     return problems
 
 
-class MetricsServer:
-    """Serves ``/metrics`` and ``/healthz`` from a background thread."""
+class MetricsExposition:
+    """Renders the Prometheus text for ``/metrics``, on the event loop that owns the figures."""
 
-    def __init__(self, listen: str, snapshot: Callable[[], Snapshot],
-                 health: Callable[[], list[str]]) -> None:
-        host, _, port = listen.rpartition(":")
+    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(NewsbotCollector(snapshot))
-        metrics_app = make_wsgi_app(self.registry)
 
-        def app(environ: dict[str, Any], start: Callable[..., Any]) -> Iterable[bytes]:
-            if environ.get("PATH_INFO") == "/healthz":
-                problems = health()
-                body = ("ok\n" if not problems else "\n".join(problems) + "\n").encode()
-                start("200 OK" if not problems else "503 Service Unavailable",
-                      [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-                return [body]
-            return metrics_app(environ, start)  # type: ignore[no-any-return]
-
-        self.server: WSGIServer = make_server(host, int(port), app, handler_class=_Quiet)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                       name="metrics")
-
-    @property
-    def port(self) -> int:
-        """The port actually bound (useful with port 0)."""
-        return int(self.server.server_port)
-
-    def start(self) -> None:
-        """Start serving."""
-        self.thread.start()
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()
+    def __call__(self) -> tuple[bytes, str]:
+        """The body and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -125,6 +125,11 @@ class Settings:
     api_url: str
     log_level: str
     log_format: str
+    webhook_secret: Secret | None = None
+
+
+# Telegram's rule for setWebhook's secret_token: 1-256 of A-Z, a-z, 0-9, _ and -.
+WEBHOOK_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
 class _Checker:
@@ -455,6 +460,11 @@ def load_settings(config: str | Path | None = None,
         c.problems.append(f"environment: TELEGRAM_API_URL: must be an http(s) URL, "
                           f"got {api_url!r}")
     token_raw = env.get("TELEGRAM_BOT_TOKEN", "").strip()
+    webhook_secret = env.get("TELEGRAM_WEBHOOK_SECRET", "")
+    if webhook_secret and not WEBHOOK_SECRET_RE.match(webhook_secret):
+        # The value itself is never echoed: it is a secret.
+        c.problems.append("environment: TELEGRAM_WEBHOOK_SECRET: must be 1-256 characters of "
+                          "A-Z, a-z, 0-9, _ and - (Telegram's rule for secret_token)")
     if c.problems:
         raise ConfigError(c.problems)
     return Settings(
@@ -462,6 +472,7 @@ def load_settings(config: str | Path | None = None,
         summary=summary, delivery=delivery, feeds=feeds, topics=topics,
         token=Secret(token_raw) if token_raw else None, api_url=api_url,
         log_level=level, log_format=log_format,
+        webhook_secret=Secret(webhook_secret) if webhook_secret else None,
     )
 
 

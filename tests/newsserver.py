@@ -24,6 +24,8 @@ class Route:
     etag: str | None = None
     delay: float = 0.0
     endless: bool = False
+    # Send the body as given, headers included: no gzip of our own (compression bombs).
+    raw: bool = False
 
 
 class NewsServer:
@@ -99,7 +101,8 @@ class NewsServer:
                         return
                     return
                 body = route.body
-                if "gzip" in self.headers.get("Accept-Encoding", "") and len(body) > 1024:
+                if not route.raw and "gzip" in self.headers.get("Accept-Encoding", "") \
+                        and len(body) > 1024:
                     body = gzip.compress(body)
                     self.send_header("Content-Encoding", "gzip")
                 self.send_header("Content-Length", str(len(body)))

@@ -6,6 +6,7 @@ import calendar
 import html
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -16,8 +17,35 @@ from bot.errors import FeedError
 from bot.models import FeedItem, ParsedFeed
 
 _TAG = re.compile(r"<[^>]+>")
-_ENTITY_BOMB = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_ENTITY_DECLARATION = re.compile(r"<!ENTITY", re.IGNORECASE)
 MAX_ITEMS = 200
+# Caps on what one item may store, whatever the feed sends: a title is a line, a summary a
+# few paragraphs, a link a URL. Telegram messages are 4096 characters in all.
+MAX_TITLE = 1_000
+MAX_URL = 2_048
+MAX_GUID = 2_048
+MAX_SUMMARY_HTML = 100_000
+MAX_CONTENT_HTML = 1_000_000
+MAX_FEED_TITLE = 500
+
+
+def declares_entities(raw: bytes) -> bool:
+    """True when the document declares XML entities anywhere (any of XML's encodings).
+
+    Looked for in the whole document, not a prefix: a DOCTYPE may follow megabytes of
+    comments or whitespace. UTF-16 and UTF-32 documents are decoded first, since their
+    ``<!ENTITY`` bytes differ from ASCII's.
+    """
+    if _ENTITY_DECLARATION.search(raw.decode("latin-1")):
+        return True
+    head = raw[:4]
+    for encoding, marks in (("utf-32", (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")),
+                            ("utf-16", (b"\xff\xfe", b"\xfe\xff")),
+                            ("utf-16-le", (b"<\x00",)), ("utf-16-be", (b"\x00<",))):
+        if head.startswith(marks):
+            text = raw.decode(encoding, errors="replace")
+            return _ENTITY_DECLARATION.search(text) is not None
+    return False
 
 
 def _text(value: str) -> str:
@@ -52,6 +80,26 @@ def _image(entry: Any) -> str | None:
     return None
 
 
+def capped_item(item: FeedItem) -> FeedItem | None:
+    """The item with every field cut to its cap.
+
+    Args:
+        item: As parsed.
+
+    Returns:
+        A copy within the caps; None for a link longer than any real URL (the item can't be
+        identified by a cut one). An over-long GUID or image URL is dropped.
+    """
+    if len(item.url) > MAX_URL:
+        return None
+    guid = item.guid if item.guid is None or len(item.guid) <= MAX_GUID else None
+    image = item.image_url if item.image_url is None or len(item.image_url) <= MAX_URL \
+        else None
+    return replace(item, guid=guid, image_url=image, title=item.title[:MAX_TITLE],
+                   summary_html=item.summary_html[:MAX_SUMMARY_HTML],
+                   content_html=item.content_html[:MAX_CONTENT_HTML])
+
+
 def _parse_json_feed(raw: bytes, base_url: str) -> ParsedFeed:
     try:
         data = json.loads(raw)
@@ -77,7 +125,7 @@ def _parse_json_feed(raw: bytes, base_url: str) -> ParsedFeed:
                 except ValueError:
                     continue
         image = item.get("image") or item.get("banner_image")
-        items.append(FeedItem(
+        candidate = capped_item(FeedItem(
             guid=str(item["id"]) if item.get("id") is not None else None,
             url=urljoin(base_url, link), title=_text(str(item.get("title", ""))),
             summary_html=str(item.get("summary", "")),
@@ -86,8 +134,12 @@ def _parse_json_feed(raw: bytes, base_url: str) -> ParsedFeed:
             published_at=when,
             image_url=str(image) if image and str(image).startswith("http") else None,
         ))
-    return ParsedFeed(title=_text(str(data.get("title", ""))), items=tuple(items),
-                      language=data.get("language"))
+        if candidate is not None:
+            items.append(candidate)
+    language = data.get("language")
+    return ParsedFeed(title=_text(str(data.get("title", "")))[:MAX_FEED_TITLE],
+                      items=tuple(items),
+                      language=str(language)[:35] if language else None)
 
 
 def parse_feed(raw: bytes, base_url: str, content_type: str = "") -> ParsedFeed:
@@ -107,9 +159,10 @@ def parse_feed(raw: bytes, base_url: str, content_type: str = "") -> ParsedFeed:
     head = raw.lstrip()[:1]
     if head in (b"{", b"[") or "json" in content_type:
         return _parse_json_feed(raw, base_url)
-    # feedparser resolves internal entities; refusing DTD entity declarations closes the
-    # billion-laughs door before it opens.
-    if _ENTITY_BOMB.search(raw[:65536]):
+    # feedparser resolves internal entities; refusing every entity declaration closes the
+    # billion-laughs door (and its slower cousin below expat's amplification cap) before it
+    # opens. Real feeds don't declare entities.
+    if declares_entities(raw):
         raise FeedError("feed declares XML entities (refused: entity expansion attack)")
     try:
         parsed = feedparser.parse(raw, response_headers={
@@ -135,7 +188,7 @@ def parse_feed(raw: bytes, base_url: str, content_type: str = "") -> ParsedFeed:
         for block in entry.get("content", []) or []:
             if len(block.get("value", "")) > len(content):
                 content = block["value"]
-        items.append(FeedItem(
+        candidate = capped_item(FeedItem(
             guid=entry.get("id") or None,
             url=urljoin(base_url, link.strip()),
             title=_text(entry.get("title", "")),
@@ -144,7 +197,10 @@ def parse_feed(raw: bytes, base_url: str, content_type: str = "") -> ParsedFeed:
             published_at=_when(entry),
             image_url=_image(entry),
         ))
+        if candidate is not None:
+            items.append(candidate)
     feed = parsed.get("feed", {})
     bozo = str(parsed.get("bozo_exception", "")) if parsed.get("bozo") else ""
-    return ParsedFeed(title=_text(feed.get("title", "")), items=tuple(items), bozo=bozo,
-                      language=(feed.get("language") or None))
+    language = feed.get("language") or None
+    return ParsedFeed(title=_text(feed.get("title", ""))[:MAX_FEED_TITLE], items=tuple(items),
+                      bozo=bozo[:500], language=str(language)[:35] if language else None)
