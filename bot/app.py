@@ -24,6 +24,7 @@ from bot.aiohttp_request import AiohttpRequest
 from bot.alerts import AlertTracker
 from bot.chats import ChatService
 from bot.clock import Clock, SystemClock
+from bot.delivery.outbox import ReplyOutbox
 from bot.delivery.queue import DeliveryService
 from bot.delivery.sender import TelegramSender
 from bot.errors import NewsbotError
@@ -81,7 +82,8 @@ class NewsbotApp:
             self.services = Services(
                 settings=settings, clock=self.clock, repo=self.repo, chats=chats,
                 delivery=self.delivery, votes=VoteService(self.repo, self.clock),
-                stats=StatsService(self.repo, settings, self.clock))
+                stats=StatsService(self.repo, settings, self.clock),
+                outbox=ReplyOutbox(self.delivery.pacer))
             self.fetcher = Fetcher(settings.ingest.timeout_seconds, settings.ingest.max_bytes)
             self.ingestor = Ingestor(settings, self.fetcher, self.clock, self.repo,
                                      workers=ingest_workers(), on_stored=self._stored)
@@ -369,6 +371,8 @@ class NewsbotApp:
     async def _shutdown(self) -> None:
         app = self.application
         self.ingestor.stop()
+        await self.services.outbox.close(grace=1.0)
+        await self.services.edits.close(grace=1.0)
         try:
             await asyncio.wait_for(self.delivery.shutdown(grace=5.0), 6.0)
         except TimeoutError:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.chats import ChatService
 from bot.clock import Clock
+from bot.delivery.edits import LatestEdits
+from bot.delivery.outbox import ReplyOutbox
 from bot.delivery.queue import DeliveryService
 from bot.settings import Settings
 from bot.stats import StatsService
@@ -26,3 +28,5 @@ class Services:
     delivery: DeliveryService
     votes: VoteService
     stats: StatsService
+    outbox: ReplyOutbox
+    edits: LatestEdits = field(default_factory=LatestEdits)

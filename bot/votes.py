@@ -58,3 +58,7 @@ class VoteService:
         totals = self.repo.put_vote(Vote(article_id, user_id, value, self.clock.now()))
         outcome = VoteOutcome.MOVED if before else VoteOutcome.COUNTED
         return VoteResult(outcome, article_id, totals)
+
+    def totals(self, article_id: str) -> VoteTotals:
+        """The article's stored totals now."""
+        return self.repo.totals(article_id)

@@ -204,9 +204,13 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     args = command_args(update)
     lang = chat.ui_language
     if not args:
-        sent = await s.delivery.send_digest_now(chat.key)
-        if not sent:
-            await reply(update, context, text("digest_empty", lang))
+        async def when_sent(count: int) -> None:
+            if not count:
+                await reply(update, context, text("digest_empty", lang))
+
+        # In the background: the digest waits for the chat's send slots, and this update's
+        # handler slot must not wait with it. A second /digest while one runs is a no-op.
+        s.delivery.send_digest_soon(chat.key, when_sent)
         return
     try:
         chat = s.chats.set_digest(chat, args.split()[0])

@@ -11,6 +11,7 @@ from telegram.ext import ContextTypes
 
 _ADMIN = (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 _CACHE_SECONDS = 60.0
+_CACHE_MAX = 10_000
 _cache: dict[tuple[int, int], tuple[float, bool]] = {}
 
 
@@ -19,9 +20,14 @@ async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
     chat = update.effective_chat
     if chat is None:
         return False
-    if chat.type in (ChatType.PRIVATE, ChatType.CHANNEL):
+    if chat.type == ChatType.PRIVATE:
         return True
-    message = update.effective_message
+    if chat.type == ChatType.CHANNEL and update.callback_query is None:
+        # A channel post is written by the channel itself: only its admins can post.
+        return update.channel_post is not None or update.edited_channel_post is not None
+    # A button press under a channel post comes from whoever reads the channel: only the
+    # channel's administrators may change it, as in groups.
+    message = update.effective_message if update.callback_query is None else None
     # Anonymous admins post "as the group": the sender chat is the group itself.
     if message is not None and message.sender_chat is not None \
             and message.sender_chat.id == chat.id:
@@ -39,7 +45,7 @@ async def may_change(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool
     except TelegramError:
         return False
     allowed = member.status in _ADMIN
+    if len(_cache) >= _CACHE_MAX:
+        _cache.clear()  # bounded: a flood of distinct users costs at most this many entries
     _cache[key] = (now, allowed)
-    if len(_cache) > 10_000:
-        _cache.clear()
     return allowed

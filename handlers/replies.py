@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import RetryAfter
+from telegram.error import Forbidden, RetryAfter
 from telegram.ext import ContextTypes
 
 from bot.models import ChatKey, ChatType
@@ -15,7 +15,6 @@ from bot.services import SERVICES_KEY, Services
 from bot.texts import ui_language_of
 
 MAX_REPLY = 4000
-REPLY_ATTEMPTS = 3
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -66,7 +65,11 @@ def command_args(update: Update) -> str:
 
 async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE, html_text: str,
                 markup: InlineKeyboardMarkup | None = None) -> None:
-    """Send an HTML answer to the chat (and thread) of the update."""
+    """Queue an HTML answer to the chat (and thread) of the update, and return at once.
+
+    The reply goes out through the chat's outbox (bot/delivery/outbox.py): its pacer wait
+    never holds this update's handler slot, and a flooding chat's extra replies are dropped.
+    """
     key = chat_key(update)
     if key is None:
         return
@@ -74,20 +77,24 @@ async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE, html_text: s
         html_text = html_text[:MAX_REPLY].rsplit("\n", 1)[0]
     chat = update.effective_chat
     private = chat is not None and chat.type == "private"
-    pacer = services(context).delivery.pacer
-    for attempt in range(REPLY_ATTEMPTS):
-        # Replies share the pacer with broadcasts: they take the chat's next slot (at most
-        # one interval away) instead of queueing behind a whole broadcast.
+    bot = context.bot
+
+    async def send() -> float | None:
         try:
-            async with pacer.slot(key.chat_id, private):
-                await context.bot.send_message(
-                    key.chat_id, html_text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                    message_thread_id=key.thread_id or None,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True))
-            return
+            await bot.send_message(
+                key.chat_id, html_text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                message_thread_id=key.thread_id or None,
+                link_preview_options=LinkPreviewOptions(is_disabled=True))
         except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            pacer.delay_chat(key.chat_id, seconds)
-            if attempt == REPLY_ATTEMPTS - 1:
-                raise
+            return retry_seconds(exc)
+        except Forbidden:
+            return None  # blocked or removed: membership updates record it
+        return None
+
+    services(context).outbox.submit(key.chat_id, private, send)
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """The wait a 429 asked for, in seconds."""
+    wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)

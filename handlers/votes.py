@@ -38,20 +38,31 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     message = query.message
     markup = getattr(message, "reply_markup", None)
-    if markup is None:
+    if markup is None or message is None:
         return
     rows: list[list[Button]] = [[(b.text, str(b.callback_data or "")) for b in row]
                                 for row in markup.inline_keyboard]
-    new_rows = replace_vote_row(rows, result.article_id, result.totals)
-    if new_rows == rows:
-        return
-    try:
-        await query.edit_message_reply_markup(keyboard(new_rows))
-    except BadRequest as exc:
-        if "not modified" not in exc.message.lower():
-            log.info("vote buttons not updated", extra={"error": exc.message})
-    except TelegramError as exc:
-        log.info("vote buttons not updated", extra={"error": str(exc)})
+    article_id = result.article_id
+    chat_id, message_id = message.chat.id, message.message_id
+    shown: list[list[list[Button]]] = [rows]  # what the message shows, as far as we know
+
+    async def relabel() -> None:
+        # Reads the stored totals when the edit is made: with edits coalesced per message
+        # (bot/delivery/edits.py) the last edit always carries the latest totals.
+        new_rows = replace_vote_row(shown[0], article_id, s.votes.totals(article_id))
+        if new_rows == shown[0]:
+            return
+        try:
+            await context.bot.edit_message_reply_markup(chat_id, message_id,
+                                                        reply_markup=keyboard(new_rows))
+            shown[0] = new_rows
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                log.info("vote buttons not updated", extra={"error": exc.message})
+        except TelegramError as exc:
+            log.info("vote buttons not updated", extra={"error": str(exc)})
+
+    s.edits.request((chat_id, message_id), relabel)
 
 
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

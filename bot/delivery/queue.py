@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -90,7 +90,11 @@ class DeliveryService:
         self.pacer = pacer or Pacer()
         self.sender: TelegramSender | None = None
         self._workers: dict[int, asyncio.Task[None]] = {}
-        self._locks: dict[int, asyncio.Lock] = {}
+        # chat id -> (lock, holders and waiters); entries go when nobody holds or waits, so
+        # the dict is as large as the chats being sent to, not every chat ever seen
+        self._locks: dict[int, tuple[asyncio.Lock, list[int]]] = {}
+        self._digests_now: set[ChatKey] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self._closing = False
         self._recent: dict[str, Article] = {}   # full-text articles of this process
         self.sent_total = 0
@@ -245,8 +249,21 @@ class DeliveryService:
         self._workers[chat_id] = asyncio.create_task(self._drain(chat_id),
                                                      name=f"deliver-{chat_id}")
 
-    def _lock(self, chat_id: int) -> asyncio.Lock:
-        return self._locks.setdefault(chat_id, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def _lock(self, chat_id: int) -> AsyncIterator[None]:
+        """One sender per chat at a time."""
+        entry = self._locks.get(chat_id)
+        if entry is None:
+            entry = self._locks[chat_id] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                self._locks.pop(chat_id, None)
 
     # ------------------------------------------------------------------ sending
     async def _drain(self, chat_id: int) -> None:
@@ -447,6 +464,34 @@ class DeliveryService:
         self._records_cache = (now, result)
         return result
 
+    def send_digest_soon(self, key: ChatKey,
+                         when_sent: Callable[[int], Awaitable[None]]) -> bool:
+        """Send the chat's briefing now, in the background (bare /digest).
+
+        Args:
+            key: The chat.
+            when_sent: Called with the number of articles sent.
+
+        Returns:
+            False when one is already being sent for this chat (nothing more is queued).
+        """
+        if key in self._digests_now or self._closing:
+            return False
+        self._digests_now.add(key)
+
+        async def run() -> None:
+            try:
+                await when_sent(await self.send_digest_now(key))
+            except Exception:
+                log.exception("digest on request failed", extra={"chat": key.chat_id})
+            finally:
+                self._digests_now.discard(key)
+
+        task = asyncio.create_task(run(), name=f"digest-now-{key.chat_id}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return True
+
     async def send_digest_now(self, key: ChatKey) -> int:
         """Send the chat's briefing now (bare /digest). Returns the number of articles."""
         chat = self.repo.get_chat(key)
@@ -502,7 +547,7 @@ class DeliveryService:
             task.cancel()
         for waiting in list(self._waiting_for_slot):
             waiting.cancel()
-        tasks = [t for t in self._workers.values() if not t.done()]
+        tasks = [t for t in [*self._workers.values(), *self._background] if not t.done()]
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import random
 import sys
 import threading
 import time
@@ -126,6 +127,9 @@ class Emulator:
         # "proxy", "garbage" answers 200 with a body that is not JSON, "slow" answers after
         # ``slow_seconds``. None: healthy.
         self.fault: str | None = None
+        # Up to this many seconds of random delay before an edit is applied: edits that race
+        # over a real network land in any order (stale vote totals, issue 13.9).
+        self.edit_jitter = 0.0
         self.slow_seconds = 3.0
         self.faulted_requests = 0
         self.fail_status: int = 500
@@ -652,6 +656,8 @@ class Emulator:
         return sent
 
     def m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        if self.edit_jitter:
+            time.sleep(random.uniform(0.0, self.edit_jitter))  # noqa: S311 - test timing
         sent = self._edit_target(params)
         markup = self._check_markup(params)
         if markup == sent.reply_markup:
@@ -683,5 +689,5 @@ class Emulator:
             if any(a["callback_query_id"] == params["callback_query_id"] for a in self.answers):
                 raise ApiError(400, "Bad Request: query is too old and response timeout "
                                     "expired or query ID is invalid")
-            self.answers.append(dict(params))
+            self.answers.append({**params, "answered_at": time.monotonic()})
         return True
