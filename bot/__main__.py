@@ -122,10 +122,18 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         opml = Path(args.file)
         if not opml.is_file():
             return _fail(f"{opml}: OPML file not found")
-        added, skipped = import_opml(settings.config_path, opml)
+        from bot.feeds.fetch import private_host_problem  # noqa: PLC0415
+
+        result = import_opml(
+            settings.config_path, opml, allow_private=args.allow_private,
+            host_problem=lambda url: asyncio.run(private_host_problem(url)))
         load_settings(settings.config_path)  # the result must still validate
-        print(f"{settings.config_path}: added {added} feeds, skipped {skipped} "
-              "(already present or not http(s))")
+        for line in result.refused:
+            print(f"refused: {line} (not a public host; use --allow-private if you "
+                  "trust this file)", file=sys.stderr)
+        print(f"{settings.config_path}: added {result.added} feeds, skipped "
+              f"{result.skipped} (already present or not http(s))"
+              + (f", refused {len(result.refused)}" if result.refused else ""))
         return 0
     settings = _settings(args)
     sys.stdout.write(export_opml(settings, SystemClock().now()))
@@ -140,6 +148,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     report = run_doctor(settings.storage.dir, repair=args.repair)
     for line in report.repaired:
         print(f"repaired: {line}")
+    for line in report.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     remaining = report.problems if not args.repair else [
         p for p in report.problems if not any(p.split(":")[0] in r for r in report.repaired)]
     for line in remaining:
@@ -176,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True, metavar="ACTION")
     imp = with_config(feeds_sub.add_parser("import", help="add the feeds of an OPML file"))
     imp.add_argument("file", metavar="FILE.opml")
+    imp.add_argument("--allow-private", action="store_true",
+                     help="also add feeds on private, loopback or link-local hosts "
+                          "(refused by default: an OPML file is someone else's input)")
     with_config(feeds_sub.add_parser("export", help="print the feeds as OPML 2.0"))
     feeds.set_defaults(func=cmd_feeds)
     doctor = with_config(sub.add_parser("doctor", help="check the data files"))

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.errors import StorageError
-from bot.storage.tinydb_store import JOURNAL, SCHEMA_VERSION, TABLE, TinyDBRepository
+from bot.storage.tinydb_store import (
+    FILE_MODE,
+    FOLDER_MODE,
+    JOURNAL,
+    SCHEMA_VERSION,
+    TABLE,
+    TinyDBRepository,
+)
 
 
 @dataclass(slots=True)
@@ -17,7 +25,23 @@ class DoctorReport:
 
     problems: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     files: int = 0
+
+
+def mode_warnings(folder: Path) -> list[str]:
+    """The data folder and files that other users may read (user ids, votes, chat titles)."""
+    found = []
+    for path in [folder, *sorted(folder.iterdir())]:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            continue
+        if mode & 0o077:
+            wanted = FOLDER_MODE if path.is_dir() else FILE_MODE
+            found.append(f"{path}: readable by other users (mode {mode:04o}); newsbot keeps "
+                         f"it {wanted:04o} and has set that")
+    return found
 
 
 def _check_file(path: Path) -> str | None:
@@ -68,6 +92,7 @@ def run_doctor(folder: Path, *, repair: bool) -> DoctorReport:
                                        f"(broken copy kept as {broken.name})")
             else:
                 report.repaired.append(f"{path}: no valid previous generation; left as is")
+    report.warnings = mode_warnings(folder)
     journal = folder / JOURNAL
     if journal.exists():
         report.files += 1

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -41,8 +42,35 @@ def read_opml(path: Path) -> list[tuple[str, str]]:
     return list(walk(body))
 
 
-def import_opml(config_path: Path, opml_path: Path) -> tuple[int, int]:
-    """Append the OPML's feeds to the config file. Returns (added, already present)."""
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What ``import_opml`` did.
+
+    Attributes:
+        added: Feeds appended to the config.
+        skipped: Feeds already present or not http(s).
+        refused: One line per feed on a non-public host (not added).
+    """
+
+    added: int
+    skipped: int
+    refused: tuple[str, ...] = ()
+
+
+def import_opml(config_path: Path, opml_path: Path, *, allow_private: bool = False,
+                host_problem: Callable[[str], str | None] | None = None) -> ImportResult:
+    """Append the OPML's feeds to the config file.
+
+    An OPML file is someone else's input, and configured feeds are fetched from any address:
+    a feed on ``169.254.169.254`` or ``127.0.0.1:6379`` would let the file's author make the
+    bot fetch from its own network. Such feeds are refused unless ``allow_private``.
+
+    Args:
+        config_path: The TOML config to append to.
+        opml_path: The OPML file.
+        allow_private: Accept feeds on non-public hosts too.
+        host_problem: Says why a URL's host is not public, or None (DNS look-ups).
+    """
     feeds = read_opml(opml_path)
     doc = tomlkit.parse(config_path.read_text(encoding="utf-8"))
     existing = doc.get("feeds")
@@ -52,6 +80,7 @@ def import_opml(config_path: Path, opml_path: Path) -> tuple[int, int]:
     assert isinstance(existing, AoT)
     known = {str(f.get("url", "")).rstrip("/").lower() for f in existing}
     added = skipped = 0
+    refused: list[str] = []
     for url, title in feeds:
         if not url.startswith(("http://", "https://")):
             skipped += 1
@@ -59,6 +88,10 @@ def import_opml(config_path: Path, opml_path: Path) -> tuple[int, int]:
         norm = url.rstrip("/").lower()
         if norm in known:
             skipped += 1
+            continue
+        problem = None if allow_private or host_problem is None else host_problem(url)
+        if problem is not None:
+            refused.append(f"{url[:200]}: {problem}")
             continue
         table = tomlkit.table()
         table.add("url", url)
@@ -69,7 +102,7 @@ def import_opml(config_path: Path, opml_path: Path) -> tuple[int, int]:
     tmp = config_path.with_name(config_path.name + ".tmp")
     tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
     tmp.replace(config_path)
-    return added, skipped
+    return ImportResult(added, skipped, tuple(refused))
 
 
 def export_opml(settings: Settings, now: datetime) -> str:

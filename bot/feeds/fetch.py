@@ -202,6 +202,35 @@ async def check_url(url: str, trusted_host: str | None,
     await allowed_addresses(host, FetchPolicy(trusted_host, trust_all=False), resolver)
 
 
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".lan")
+
+
+async def private_host_problem(url: str, resolver: Resolver = system_resolver) -> str | None:
+    """Why ``url``'s host is not a public one, or None (for feeds from someone else's list).
+
+    Literal addresses and local names are judged without DNS; other names by what they
+    resolve to now. A name that does not resolve here is not refused (the machine may be
+    offline); the connection is made to whatever the operator's DNS answers later.
+    """
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if not host:
+        return "no host"
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        literal = None
+    if literal is not None:
+        return None if is_public(literal) else f"{host} is not a public address"
+    if host == "localhost" or host.endswith(_LOCAL_SUFFIXES) or "." not in host:
+        return f"{host} is a local name"
+    try:
+        addresses = await _addresses(host, resolver)
+    except FeedError:
+        return None
+    private = sorted({str(a) for a in addresses if not is_public(a)})
+    return f"{host} resolves to {', '.join(private)}" if private else None
+
+
 def _check_scheme(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import time
 import zlib
@@ -49,11 +50,43 @@ from bot.models import (
 )
 from bot.storage import codec
 
+log = logging.getLogger(__name__)
 SCHEMA_VERSION = 3
 TABLE = "records"
 VOTE_BUCKETS = 16
 JOURNAL = "journal.jsonl"
 CHECKPOINT_EVERY = 20_000
+
+
+# User ids, votes and chat titles are private: the folder and every file in it are for the
+# bot's own user only, whatever the umask of whoever started it.
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+# Every way a record of the wrong shape fails to decode: missing keys, wrong types, values
+# out of range (an int too large for a datetime), a string where an object was expected.
+DECODE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, OverflowError)
+
+
+def open_private(path: Path, mode: str) -> Any:
+    """Open a data file created (or re-moded) readable by the owner only.
+
+    Args:
+        path: The file.
+        mode: ``"wb"``, ``"ab"`` or ``"a+"``.
+
+    Returns:
+        The open file object.
+    """
+    flags = os.O_CREAT | os.O_WRONLY | (os.O_TRUNC if mode == "wb" else os.O_APPEND)
+    if mode == "a+":
+        flags = os.O_CREAT | os.O_RDWR | os.O_APPEND
+    fd = os.open(path, flags, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+    except OSError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, mode)
 
 
 def fsync_dir(folder: Path) -> None:
@@ -74,7 +107,7 @@ def atomic_write(path: Path, payload: bytes, *, keep_previous: bool = True) -> N
         keep_previous: Keep the current file as ``<path>.prev`` (one generation).
     """
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as fh:
+    with open_private(tmp, "wb") as fh:
         fh.write(payload)
         fh.flush()
         os.fsync(fh.fileno())
@@ -202,13 +235,14 @@ class TinyDBRepository:
     # ------------------------------------------------------------------ open / close
     def _open(self) -> None:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+            self.folder.chmod(FOLDER_MODE)
         except OSError as exc:
             raise StorageError(f"{self.folder}: can't create data folder: {exc.strerror}") from exc
         if not os.access(self.folder, os.W_OK):
             raise StorageError(f"{self.folder}: data folder is not writable")
         lock_path = self.folder / "newsbot.lock"
-        fh = lock_path.open("a+")
+        fh = open_private(lock_path, "a+")
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -228,13 +262,21 @@ class TinyDBRepository:
             self._load_partitions()
             self._replay_journal()
             if self._journal_fh is None:
-                self._journal_fh = (self.folder / JOURNAL).open("ab")
+                self._journal_fh = open_private(self.folder / JOURNAL, "ab")
+            self._tighten_modes()
         except BaseException:
             if self._journal_fh is not None:
                 self._journal_fh.close()
                 self._journal_fh = None
             self._release_lock()
             raise
+
+    def _tighten_modes(self) -> None:
+        """Make files written by older versions (0644) private too."""
+        for path in self.folder.iterdir():
+            with contextlib.suppress(OSError):
+                if path.is_file() and path.stat().st_mode & 0o077:
+                    path.chmod(FILE_MODE)
 
     def _release_lock(self) -> None:
         if self._lock_fh is not None:
@@ -288,7 +330,7 @@ class TinyDBRepository:
                 for doc in self._read_partition(path):
                     try:
                         loader(doc)
-                    except (KeyError, ValueError, TypeError) as exc:
+                    except DECODE_ERRORS as exc:
                         raise StorageCorruptError(
                             f"{path}: bad record ({exc!r}); run `newsbot doctor`") from None
 
@@ -329,12 +371,16 @@ class TinyDBRepository:
                 continue
             try:
                 op = orjson.loads(line)
+                if not isinstance(op, list) or not op:
+                    raise TypeError("a journal line is a non-empty JSON array")
                 self._apply(op)
-            except (ValueError, KeyError, TypeError, IndexError):
-                # Only a torn final line (a write cut by a crash, never acknowledged) may fail.
-                if any(rest.strip() for rest in lines[number:]):
+            except DECODE_ERRORS as exc:
+                # Only a torn final line (a write cut by a crash, never acknowledged: it has
+                # no newline) may fail; any other line that can't be decoded is corruption.
+                if number < len(lines):
                     raise StorageCorruptError(
-                        f"{path}: line {number} is corrupt; run `newsbot doctor`") from None
+                        f"{path}: line {number} can't be decoded ({type(exc).__name__}: "
+                        f"{str(exc)[:120]}); run `newsbot doctor`") from None
                 break
         self.checkpoint()
 
@@ -405,7 +451,14 @@ class TinyDBRepository:
         if len(self.write_seconds) > 10_000:
             del self.write_seconds[:5_000]
         if self._journal_ops >= CHECKPOINT_EVERY:
-            self.checkpoint()
+            try:
+                self.checkpoint()
+            except StorageError as exc:
+                # The write itself is durable in the journal; a failed checkpoint only leaves
+                # the journal longer. It is retried by the next write or the checkpoint job,
+                # and the caller is told the truth: its write was saved.
+                log.warning("checkpoint failed; the journal keeps every write",
+                            extra={"error": str(exc)})
 
     def _apply(self, op: list[Any]) -> None:
         kind = op[0]
@@ -537,10 +590,23 @@ class TinyDBRepository:
         return found
 
     def checkpoint(self) -> None:
-        """Write every dirty partition atomically, then empty the journal."""
+        """Write every dirty partition atomically, then empty the journal.
+
+        Raises:
+            StorageError: When a file can't be written; nothing acknowledged is lost (the
+                journal still holds every write, and the partitions stay dirty).
+        """
         if self._lock_fh is None:
             return
         self._flush()
+        try:
+            self._write_dirty_partitions()
+            self._reset_journal()
+        except OSError as exc:
+            raise StorageError(f"{self.folder}: checkpoint failed: "
+                               f"{exc.strerror or exc}") from exc
+
+    def _write_dirty_partitions(self) -> None:
         for name in sorted(self._dirty):
             path = self.folder / f"{name}.json"
             docs = self._partition_docs(name)
@@ -550,17 +616,23 @@ class TinyDBRepository:
                 for gone in (path, path.with_name(path.name + ".prev")):
                     with contextlib.suppress(FileNotFoundError):
                         gone.unlink()
+                self._dirty.discard(name)
                 continue
             db = TinyDB(path, storage=AtomicJSONStorage)
             try:
                 db.storage.write({TABLE: {str(i): doc for i, doc in enumerate(docs, 1)}})
             finally:
                 db.close()
-        self._dirty.clear()
+            self._dirty.discard(name)
+
+    def _reset_journal(self) -> None:
+        # Written to a temp file and renamed: if this fails, the old journal and its handle
+        # stay as they were (replaying it over the new partitions is idempotent).
+        atomic_write(self.folder / JOURNAL, b"", keep_previous=False)
+        fresh = open_private(self.folder / JOURNAL, "ab")
         if self._journal_fh is not None:
             self._journal_fh.close()
-        atomic_write(self.folder / JOURNAL, b"", keep_previous=False)
-        self._journal_fh = (self.folder / JOURNAL).open("ab")
+        self._journal_fh = fresh
         self._journal_ops = 0
 
     # ------------------------------------------------------------------ chats

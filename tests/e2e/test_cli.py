@@ -147,3 +147,29 @@ def test_doctor_checks_and_repairs(tmp_path: Path) -> None:
     repaired = run("doctor", "--config", str(config), "--repair", env=env)
     assert repaired.returncode == 0, repaired.stderr
     assert "restored" in repaired.stdout
+
+
+HOSTILE_OPML = """<?xml version="1.0" encoding="UTF-8"?>
+<opml version="2.0"><head><title>shared list</title></head><body>
+  <outline type="rss" text="Metadata" xmlUrl="http://169.254.169.254/latest/meta-data/"/>
+  <outline type="rss" text="Redis" xmlUrl="http://127.0.0.1:6379/"/>
+  <outline type="rss" text="Mapped" xmlUrl="http://[::ffff:10.0.0.1]/feed"/>
+  <outline type="rss" text="Intranet" xmlUrl="http://wiki.internal/rss"/>
+  <outline type="rss" text="Public" xmlUrl="https://93.184.216.34/rss"/>
+</body></opml>
+"""
+
+
+def test_opml_import_refuses_private_hosts_unless_allowed(tmp_path: Path) -> None:
+    config = write_config(tmp_path, [])
+    opml = tmp_path / "shared.opml"
+    opml.write_text(HOSTILE_OPML)
+    out = run("feeds", "import", str(opml), "--config", str(config))
+    assert out.returncode == 0, out.stderr
+    assert "added 1" in out.stdout and "refused 4" in out.stdout
+    for host in ("169.254.169.254", "127.0.0.1:6379", "::ffff:10.0.0.1", "wiki.internal"):
+        assert host in out.stderr and host not in config.read_text()
+    assert "--allow-private" in out.stderr and "Traceback" not in out.stderr
+    forced = run("feeds", "import", str(opml), "--allow-private", "--config", str(config))
+    assert "added 4" in forced.stdout, forced.stdout
+    assert "169.254.169.254" in config.read_text()

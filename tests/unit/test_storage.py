@@ -326,3 +326,100 @@ async def test_sends_answered_together_share_one_fsync_and_survive_reopening(
     assert [d.status for d in statuses if d] == [DeliveryStatus.DROPPED] + [
         DeliveryStatus.SENT] * 9
     again.close()
+
+
+# ------------------------------------------------------------------ hostile files and modes
+@pytest.mark.parametrize("bad_line", [
+    b'["c","not an object"]',                       # AttributeError in the decoder
+    b'["v","000000000001",5,1e400]',                # a float where an int goes
+    b'["a",{"id":"x","published":"99999-01-01"}]',  # missing keys, bad date
+    b'["c",{"key":"1:0","created_at":"2026-03-01T12:00:00+00:00","type":"private",'
+    b'"digest_since":' + str(10**30).encode() + b"}]",  # OverflowError
+    b'{"op":"c"}',                                  # not an array
+    b"[]",
+    b"\xff\xfe garbage",
+])
+def test_any_undecodable_journal_line_is_corruption_named_by_file_and_line(
+        tmp_path: Path, bad_line: bytes) -> None:
+    repo = TinyDBRepository(tmp_path)
+    repo.put_chat(chat(1))
+    repo.close()
+    journal = tmp_path / "journal.jsonl"
+    good = b'["v","000000000001",5,1]'
+    journal.write_bytes(good + b"\n" + bad_line + b"\n" + good + b"\n")
+    with pytest.raises(StorageCorruptError, match=r"journal\.jsonl: line 2"):
+        TinyDBRepository(tmp_path)
+    # The same line as a torn tail (no newline: a write cut by a crash) is dropped quietly.
+    journal.write_bytes(good + b"\n" + bad_line)
+    TinyDBRepository(tmp_path).close()
+
+
+def test_undecodable_journal_line_exits_2_without_traceback(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    repo = TinyDBRepository(data)
+    repo.close()
+    (data / "journal.jsonl").write_bytes(b'["c","not an object"]\n["c",1]\n')
+    config = tmp_path / "newsbot.toml"
+    config.write_text(f'[storage]\ndir = "{data}"\n')
+    done = subprocess.run([sys.executable, "-m", "bot", "run", "--config", str(config)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TELEGRAM_BOT_TOKEN": "1:x",
+                               "TELEGRAM_API_URL": "http://127.0.0.1:9/bot"})
+    assert done.returncode == 2, done.stderr
+    assert "journal.jsonl: line 1" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_data_folder_and_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        folder = tmp_path / "data"
+        repo = TinyDBRepository(folder)
+        repo.put_chat(chat(1))
+        repo.checkpoint()
+        repo.put_chat(chat(2))
+        repo.checkpoint()
+        repo.put_chat(chat(3))
+        assert (folder / "chats.json.prev").exists()
+        repo.close()
+        assert folder.stat().st_mode & 0o777 == 0o700
+        modes = {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()}
+        assert modes and set(modes.values()) == {0o600}, modes
+        # Files left wider by an older version: doctor says so, and opening tightens them.
+        (folder / "chats.json").chmod(0o644)
+        folder.chmod(0o755)
+        report = run_doctor(folder, repair=False)
+        assert any("chats.json" in w and "0644" in w for w in report.warnings)
+        assert any(w.startswith(f"{folder}:") and "0755" in w for w in report.warnings)
+        assert (folder / "chats.json").stat().st_mode & 0o777 == 0o600
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert run_doctor(folder, repair=False).warnings == []
+    finally:
+        os.umask(old)
+
+
+def test_a_checkpoint_that_fails_inside_a_write_keeps_the_write_acknowledged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.errors import StorageError
+
+    monkeypatch.setattr(tinydb_store, "CHECKPOINT_EVERY", 3)
+    repo = TinyDBRepository(tmp_path)
+    a = article()
+    repo.add_article(a)
+    real = tinydb_store.atomic_write
+
+    def full_disk(path: Path, payload: bytes, *, keep_previous: bool = True) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tinydb_store, "atomic_write", full_disk)
+    repo.put_vote(Vote(a.id, 1, 1, T0))
+    totals = repo.put_vote(Vote(a.id, 2, 1, T0))  # the third write triggers the checkpoint
+    assert totals.yes == 2, "the vote is saved and reported as saved"
+    with pytest.raises(StorageError, match="checkpoint failed"):
+        repo.checkpoint()  # the checkpoint job sees a storage error, not a bare OSError
+    repo.put_vote(Vote(a.id, 3, -1, T0))  # the journal still takes writes
+    monkeypatch.setattr(tinydb_store, "atomic_write", real)
+    repo.close()
+    reopened = TinyDBRepository(tmp_path)
+    assert (reopened.totals(a.id).yes, reopened.totals(a.id).no) == (2, 1)
+    reopened.close()
