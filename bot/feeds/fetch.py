@@ -36,6 +36,7 @@ USER_AGENT = f"newsbot/{__version__} (+https://github.com/newsbot; Telegram news
 MAX_REDIRECTS = 5
 ACCEPT_ENCODING = "gzip, deflate"
 RAW_CHUNK = 65_536
+DECODE_STEP = 262_144
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str], Awaitable[list[str]]]
@@ -348,22 +349,25 @@ async def read_bounded(raw: AsyncIterator[bytes], encoding: str,
     if names and names[0] not in ("gzip", "x-gzip", "deflate"):
         raise FetchBlockedError(f"refused Content-Encoding {names[0][:40]!r} (not asked for)")
     decoder = _Decoder(names[0] if names else "identity")
-    body = bytearray()
+    parts: list[bytes] = []
+    size = 0
     try:
         async for chunk in raw:
             pending = chunk
             while pending:
-                # One byte over the cap tells a cut body from one of exactly max_bytes.
-                out, pending = decoder.decode(pending, max_bytes + 1 - len(body))
-                body += out
-                if len(body) > max_bytes:
-                    del body[max_bytes:]
-                    return bytes(body), True
+                # Small outputs per call: the decoded body grows by at most DECODE_STEP past
+                # what is kept. One byte over the cap tells a cut body from an exact one.
+                out, pending = decoder.decode(pending, min(DECODE_STEP, max_bytes + 1 - size))
+                if size + len(out) > max_bytes:
+                    parts.append(out[:max_bytes - size])
+                    return b"".join(parts), True
+                parts.append(out)
+                size += len(out)
                 if not out:
                     break
     except zlib.error as exc:
         raise FeedError(f"corrupt {names[0]} body: {exc}") from exc
-    return bytes(body), False
+    return b"".join(parts), False
 
 
 class Fetcher:

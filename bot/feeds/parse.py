@@ -18,6 +18,7 @@ from bot.models import FeedItem, ParsedFeed
 
 _TAG = re.compile(r"<[^>]+>")
 _ENTITY_DECLARATION = re.compile(r"<!ENTITY", re.IGNORECASE)
+_ENTITY_DECLARATION_BYTES = re.compile(rb"<!ENTITY", re.IGNORECASE)
 MAX_ITEMS = 200
 # Caps on what one item may store, whatever the feed sends: a title is a line, a summary a
 # few paragraphs, a link a URL. Telegram messages are 4096 characters in all.
@@ -36,7 +37,7 @@ def declares_entities(raw: bytes) -> bool:
     comments or whitespace. UTF-16 and UTF-32 documents are decoded first, since their
     ``<!ENTITY`` bytes differ from ASCII's.
     """
-    if _ENTITY_DECLARATION.search(raw.decode("latin-1")):
+    if _ENTITY_DECLARATION_BYTES.search(raw):  # no copy of the document
         return True
     head = raw[:4]
     for encoding, marks in (("utf-32", (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")),

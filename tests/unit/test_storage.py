@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.doctor import run_doctor
-from bot.errors import StorageCorruptError, StorageLockedError
+from bot.errors import StorageCorruptError, StorageError, StorageLockedError
 from bot.models import ChatKey, DeliveryStatus, FeedState, QuietHours, Topic, Vote
 from bot.storage import tinydb_store
 from bot.storage.tinydb_store import TinyDBRepository
@@ -362,7 +362,7 @@ def test_undecodable_journal_line_exits_2_without_traceback(tmp_path: Path) -> N
     config = tmp_path / "newsbot.toml"
     config.write_text(f'[storage]\ndir = "{data}"\n')
     done = subprocess.run([sys.executable, "-m", "bot", "run", "--config", str(config)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
                           env={**os.environ, "TELEGRAM_BOT_TOKEN": "1:x",
                                "TELEGRAM_API_URL": "http://127.0.0.1:9/bot"})
     assert done.returncode == 2, done.stderr
@@ -400,8 +400,6 @@ def test_data_folder_and_files_are_private_whatever_the_umask(tmp_path: Path) ->
 
 def test_a_checkpoint_that_fails_inside_a_write_keeps_the_write_acknowledged(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.errors import StorageError
-
     monkeypatch.setattr(tinydb_store, "CHECKPOINT_EVERY", 3)
     repo = TinyDBRepository(tmp_path)
     a = article()
