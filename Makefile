@@ -2,44 +2,55 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+# pip's "new version available" notice is not for a newcomer's first run
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install run test bench bench-fanout soak emulator preview clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+# The bot alone: runtime dependencies only.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+# Everything the tests need on top (pytest, mypy, ruff, an embedded PostgreSQL, ...).
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(TEST_STAMP) $(RUN_STAMP)
 
-install: $(STAMP)
+install: $(RUN_STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/newsbot run
 
-preview: $(STAMP)
+preview: $(RUN_STAMP)
 	$(BIN)/newsbot preview
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/ruff check bot handlers tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/matching.py
 
-bench-fanout: $(STAMP)
+bench-fanout: $(TEST_STAMP)
 	$(BIN)/python bench/fanout.py
 
 # A simulated month (about 35 minutes): restarts, kills, network faults; figures into
 # BENCHMARKS.md "Reliability"; exits 1 when a check fails.
-soak: $(STAMP)
+soak: $(TEST_STAMP)
 	$(BIN)/python bench/soak.py
 
-emulator: $(STAMP)
+emulator: $(TEST_STAMP)
 	$(BIN)/python -m tests.emulator.console
 
 clean:

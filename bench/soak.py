@@ -124,10 +124,20 @@ class Plan:
 
 
 def vocabulary() -> dict[str, list[str]]:
-    """Words per language from the vendored language-ID sample (tests/data)."""
+    """Words per language from the first 20 language-ID sentences of each language.
+
+    Read from ../shared/corpus/langid (third-party data, never copied into the repository).
+    """
     words: dict[str, set[str]] = defaultdict(set)
-    for line in (ROOT / "tests" / "data" / "langid_sample.jsonl").open(encoding="utf-8"):
+    taken: Counter[str] = Counter()
+    path = ROOT.parent / "shared" / "corpus" / "langid" / "lingua_sentences.jsonl"
+    if not path.is_file():
+        sys.exit(f"the soak needs the shared corpus: {path} is absent")
+    for line in path.open(encoding="utf-8"):
         row = json.loads(line)
+        if taken[row["lang"]] >= 20:
+            continue
+        taken[row["lang"]] += 1
         words[row["lang"]].update(w.lower() for w in WORD.findall(row["text"]))
     return {lang: sorted(ws) for lang, ws in words.items()}
 

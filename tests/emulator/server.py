@@ -27,7 +27,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 from tests.emulator.telegram_html import HtmlError, parse_html, utf16_len
 
-SPEC_PATH = Path(__file__).resolve().parents[1] / "data" / "telegram-bot-api-10.1.json"
+# The Bot API spec as JSON (PaulSonOfLars/telegram-bot-api-spec), from the shared corpus; a
+# fresh clone without ../shared validates against python-telegram-bot's own signatures.
+SPEC_PATH = (Path(__file__).resolve().parents[3] / "shared" / "corpus" / "telegram-bot-api"
+             / "api.json")
+# Arguments of PTB's Bot methods that are PTB's own, never sent to the Bot API.
+_PTB_ONLY = {"self", "read_timeout", "write_timeout", "connect_timeout", "pool_timeout",
+             "api_kwargs", "rate_limit_args"}
 BOT_ID = 7000000001
 BOT_USERNAME = "newsbot_test_bot"
 
@@ -41,7 +47,40 @@ class ApiError(Exception):
 
 
 def load_spec() -> dict[str, Any]:
-    return json.loads(SPEC_PATH.read_text(encoding="utf-8"))["methods"]
+    """The methods of the Bot API spec when the shared corpus has it, else PTB's."""
+    if SPEC_PATH.is_file():
+        return spec_from_json(SPEC_PATH)
+    return spec_from_ptb()
+
+
+def spec_from_json(path: Path) -> dict[str, Any]:
+    """Methods and their fields from the JSON spec: ``{method: {"fields": [...]}}``."""
+    return json.loads(path.read_text(encoding="utf-8"))["methods"]  # type: ignore[no-any-return]
+
+
+def spec_from_ptb() -> dict[str, Any]:
+    """The same shape, found by introspecting the installed python-telegram-bot.
+
+    Each camelCase method of ``telegram.Bot`` is a Bot API method; its parameters without a
+    default are required. PTB's convenience parameters are accepted as they are what PTB may
+    send; the check still catches a name PTB doesn't know and a missing required one.
+    """
+    import inspect  # noqa: PLC0415 - only without the corpus
+
+    from telegram import Bot  # noqa: PLC0415
+
+    methods: dict[str, Any] = {}
+    for name in dir(Bot):
+        if not name[:1].islower() or name.lower() == name or name.startswith("_"):
+            continue
+        function = getattr(Bot, name)
+        if not inspect.iscoroutinefunction(function):
+            continue
+        fields = [{"name": p.name, "required": p.default is inspect.Parameter.empty}
+                  for p in inspect.signature(function).parameters.values()
+                  if p.name not in _PTB_ONLY and p.kind is not inspect.Parameter.VAR_KEYWORD]
+        methods[name] = {"name": name, "fields": fields}
+    return methods
 
 
 @dataclass

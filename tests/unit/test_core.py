@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +13,7 @@ from bot.models import QuietHours, Topic
 from bot.schedule_math import in_quiet_hours, last_due, parse_hhmm
 from bot.summarize import summarize
 from bot.topics import TopicMatcher, find_topic
-
-DATA = Path(__file__).resolve().parents[1] / "data"
+from tests.conftest import corpus_or_skip
 
 BELARUS = Topic("belarus", "Belarus",
                 ("Belarus", "Belarusian*", "Minsk", "Беларусь", "Беларуси", "белорус*",
@@ -26,9 +24,10 @@ LITHUANIA = Topic("lithuania", "Lithuania", ("Lithuania", "Vilnius", "Lietuv*", 
 
 # ------------------------------------------------------------------ language
 @pytest.mark.parametrize("lang", ["en", "ru", "be", "uk", "lt", "pl", "de", "lv", "et"])
-def test_each_target_language_on_vendored_sentences(lang: str) -> None:
-    rows = [json.loads(line) for line in (DATA / "langid_sample.jsonl").read_text().splitlines()]
-    mine = [r["text"] for r in rows if r["lang"] == lang]
+def test_each_target_language_on_real_sentences(lang: str) -> None:
+    path = corpus_or_skip("langid", "lingua_sentences.jsonl")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    mine = [r["text"] for r in rows if r["lang"] == lang][:20]
     assert len(mine) == 20
     right = sum(detect_language(t) == lang for t in mine)
     assert right >= 19, f"{lang}: {right}/20"

@@ -4,6 +4,7 @@ production. Each violation is sent straight to its HTTP API."""
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.server import Emulator
+from tests.emulator.server import SPEC_PATH, Emulator, spec_from_json, spec_from_ptb
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +113,33 @@ def test_blocked_and_migrated_chats() -> None:
         assert status == 400 and body["parameters"]["migrate_to_chat_id"] == -1007
     finally:
         e.stop()
+
+
+def _spec_sources() -> list[tuple[str, dict[str, Any]]]:
+    """The corpus's JSON spec (when ../shared is there) and PTB's signatures (always)."""
+    sources = [("ptb", spec_from_ptb())]
+    if SPEC_PATH.is_file():
+        sources.append(("json", spec_from_json(SPEC_PATH)))
+    elif os.environ.get("CI") == "true":
+        pytest.fail(f"the Bot API spec is missing from {SPEC_PATH.parent}; CI has ../shared")
+    return sources
+
+
+@pytest.mark.parametrize("source", ["json", "ptb"])
+def test_both_spec_sources_catch_unknown_and_missing_parameters(source: str) -> None:
+    specs = dict(_spec_sources())
+    if source not in specs:
+        pytest.skip(f"no Bot API spec at {SPEC_PATH} (the shared corpus folder is absent)")
+    emu = Emulator(spec=specs[source]).start()
+    try:
+        emu.chat(1, "private")
+        assert call(emu, "sendMessage", chat_id=1, text="hi")[0] == 200
+        status, body = call(emu, "sendMessage", chat_id=1, text="hi", colour="red")
+        assert status == 400 and "unknown parameter 'colour'" in body["description"]
+        status, body = call(emu, "sendMessage", chat_id=1)
+        assert status == 400 and "'text' is required" in body["description"]
+        status, body = call(emu, "answerCallbackQuery")
+        assert status == 400 and "callback_query_id" in body["description"]
+        assert call(emu, "sendTelepathy", chat_id=1)[0] == 404
+    finally:
+        emu.stop()

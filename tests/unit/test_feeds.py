@@ -23,7 +23,6 @@ from bot.storage.tinydb_store import TinyDBRepository
 from tests.conftest import corpus_or_skip, write_config
 from tests.newsserver import NewsServer, article_page, rss
 
-DATA = Path(__file__).resolve().parents[1] / "data"
 LONG = [f"Paragraph {i}: officials in Minsk and Vilnius met to discuss border trade and the "
         f"future of regional energy links, according to statements released on Monday."
         for i in range(6)]
@@ -37,19 +36,20 @@ def site() -> Iterator[NewsServer]:
 
 
 # ------------------------------------------------------------------ parsing
-def test_vendored_belarusian_feeds_parse() -> None:
-    tut = parse_feed((DATA / "feeds" / "tut.by_main_2019-11-25.xml").read_bytes(),
+def test_real_belarusian_feeds_parse() -> None:
+    real = corpus_or_skip("feeds", "real-news")
+    tut = parse_feed((real / "epam-bsu" / "tut.by_main_2019-11-25.xml").read_bytes(),
                      "https://news.tut.by/rss/index.rss")
     assert len(tut.items) == 100
     assert all(i.url.startswith("https://") or i.url.startswith("http://") for i in tut.items)
     assert tut.items[0].title and "<" not in tut.items[0].title
-    onliner = parse_feed((DATA / "feeds" / "onliner.by_2021-10-26.xml").read_bytes(),
+    onliner = parse_feed((real / "embedded-in-tests" / "onliner.by_2021-10-26.xml").read_bytes(),
                          "https://www.onliner.by/feed")
     assert len(onliner.items) == 30 and all(i.published_at for i in onliner.items)
 
 
 def test_every_real_corpus_feed_parses_and_no_edge_case_crashes() -> None:
-    root = corpus_or_skip() / "feeds"
+    root = corpus_or_skip("feeds")
     real = [p for p in (root / "real-news").rglob("*")
             if p.suffix in (".xml", ".rss", ".atom")]
     assert len(real) == 29
