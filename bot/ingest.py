@@ -16,13 +16,12 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from multiprocessing import get_context
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from bot.article.canonical import article_id, canonical_url, content_hash
-from bot.article.cluster import ClusterIndex, simhash
+from bot.article.cluster import STORY_WINDOW, StoryIndex, lead_of, site_of, story_vector
 from bot.article.extract import extract_page, html_to_text, is_teaser
 from bot.clock import Clock
 from bot.errors import FeedError, StorageError
@@ -43,7 +42,6 @@ MAX_NEW_PER_POLL = 100
 # than this falls back to the store's key index for the rest.
 LISTING_MEMORY = 1000
 PAGE_FETCH_CONCURRENCY = 8
-CLUSTER_MEMORY = timedelta(days=2)  # how far back a restart reloads story fingerprints
 # Feeds show far fewer items than this; older keys are found in the store anyway.
 SEEN_KEYS_MAX = 50_000
 
@@ -98,7 +96,7 @@ class Ingestor:
         self.clock = clock
         self.repo = repo
         self.matcher = TopicMatcher(settings.topics)
-        self.clusters = ClusterIndex()
+        self.stories = StoryIndex()
         self._clusters_warm = False
         self._stopping = False
         # Keys seen by this process that the store may not know (preview stores nothing; a
@@ -159,15 +157,17 @@ class Ingestor:
         return list(await asyncio.gather(*(one(f) for f in feeds or self.settings.feeds)))
 
     def _warm_clusters(self) -> None:
-        """Reload recent fingerprints once, so a restart doesn't forget stories in flight."""
+        """Reload recent stories once, so a restart doesn't forget stories in flight."""
         if self._clusters_warm or self.repo is None:
             return
         self._clusters_warm = True
-        since = self.clock.now() - CLUSTER_MEMORY
-        for article in self.repo.articles_since(since):
-            if article.fingerprint is not None:
-                self.clusters.add(article.fingerprint, article.cluster_id or article.id,
-                                  article.feed_url)
+        since = self.clock.now() - STORY_WINDOW
+        for article in sorted(self.repo.articles_since(since), key=lambda a: a.ingested_at):
+            # Articles stored before leads were kept stand in with their summary.
+            lead = article.lead or " ".join(article.summary)
+            self.stories.add(article.id, article.cluster_id or article.id,
+                             story_vector(article.title, lead), site_of(article.url),
+                             article.ingested_at)
 
     async def poll(self, feed: FeedConfig) -> FeedResult:
         """Poll one feed; never raises for a feed's own faults."""
@@ -317,17 +317,18 @@ class Ingestor:
             self.settings.summary.sentences)
         result.stage_seconds["summarize"] += time.perf_counter() - t0
         aid = article_id(keys[0])
-        fingerprint = simhash(title, text)
-        cluster_of = self.clusters.find(fingerprint, feed.url)
+        lead = lead_of(title, text)
+        vector = story_vector(title, lead)
+        cluster_of = self.stories.find(vector, site_of(item.url), now)
         published = item.published_at if item.published_at and item.published_at <= now else now
         article = Article(
             id=aid, url=item.url, title=title, source=feed.name, feed_url=feed.url,
             language=language, summary=summary, topics=tuple(topics),
             published_at=published, ingested_at=now, keys=tuple(keys), image_url=image,
-            cluster_id=cluster_of, text=text, fingerprint=fingerprint,
+            cluster_id=cluster_of, text=text, lead=lead,
         )
         # Members point at the story's first article, so a third copy joins the same story.
-        self.clusters.add(fingerprint, cluster_of or aid, feed.url)
+        self.stories.add(aid, cluster_of or aid, vector, site_of(item.url), now)
         for key in keys:
             self._see(key, aid)
         if self.repo is not None:

@@ -116,7 +116,7 @@ class Article:
     cluster_id: str | None = None
     also_sources: tuple[str, ...] = ()
     text: str = ""
-    fingerprint: int | None = None  # SimHash of title and text (clustering across restarts)
+    lead: str = ""  # the start of the text: what same-story detection reads after a restart
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,7 +92,7 @@ def article_out(a: Article) -> dict[str, Any]:
         "lang": a.language, "summary": list(a.summary), "topics": list(a.topics),
         "published": dt_out(a.published_at), "ingested": dt_out(a.ingested_at),
         "keys": list(a.keys), "image": a.image_url, "cluster": a.cluster_id,
-        "also": list(a.also_sources), "fp": a.fingerprint,
+        "also": list(a.also_sources), "lead": a.lead,
     }
 
 
@@ -104,7 +104,7 @@ def article_in(d: dict[str, Any]) -> Article:
         summary=tuple(d.get("summary", ())), topics=tuple(d.get("topics", ())),
         published_at=_req_dt(d["published"]), ingested_at=_req_dt(d["ingested"]),
         keys=tuple(d.get("keys", ())), image_url=d.get("image"), cluster_id=d.get("cluster"),
-        also_sources=tuple(d.get("also", ())), fingerprint=d.get("fp"),
+        also_sources=tuple(d.get("also", ())), lead=str(d.get("lead") or ""),
     )
 
 

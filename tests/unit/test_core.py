@@ -199,19 +199,28 @@ async def test_pacer_slot_spaces_a_private_chat_from_the_answer() -> None:
     assert pacer.reserve_chat(9, private=True) == pytest.approx(1.0)
 
 
-def test_simhash_sees_a_page_copy_that_repeats_the_headline_as_one_story() -> None:
-    from bot.article.cluster import NEAR, distance, simhash  # noqa: PLC0415
+def test_rewritten_story_is_one_story_and_a_story_on_the_same_subject_is_not() -> None:
+    from bot.article.cluster import same_story  # noqa: PLC0415
 
-    title = "Border trade talks resume between Vilnius and Minsk officials"
-    body = " ".join(f"Sentence {i} says what officials discussed about trade and roads."
-                    for i in range(12))
-    feed_copy = simhash(title, body)
-    page_copy = simhash(title, f"{title}\n{body}")  # extracted pages lead with the <h1>
-    other = simhash("Football season opens in Kaunas", body.replace("officials", "fans")
-                    .replace("trade", "goals"))
-    assert distance(feed_copy, page_copy) <= 2
-    assert distance(feed_copy, other) > NEAR
-
+    body = ("Officials in Minsk and Vilnius met on Monday to discuss border trade and the "
+            "reopening of the Medininkai crossing, closed since August, according to "
+            "statements released by both governments after the talks.")
+    first = ("Belarus and Lithuania discuss reopening Medininkai border crossing", body,
+             "https://news.example/a/1")
+    rewrite = ("Lithuania, Belarus hold talks on reopening Medininkai crossing",
+               "Lithuanian and Belarusian officials met in Minsk on Monday and discussed "
+               "reopening the Medininkai border crossing, shut since August, the two "
+               "governments said in statements after the talks.", "https://other.example/x")
+    page_copy = (first[0], f"{first[0]}\n{body}", "https://third.example/p")
+    same_subject = ("Lithuania fines Belarusian truck drivers at Medininkai",
+                    "Lithuanian customs fined 14 Belarusian truck drivers at Medininkai on "
+                    "Friday for carrying undeclared cigarettes, the customs service said.",
+                    "https://other.example/y")
+    assert same_story(first, rewrite)
+    assert same_story(first, page_copy), "an extracted page repeating the headline"
+    assert not same_story(first, same_subject)
+    own_site = (rewrite[0], rewrite[1], "https://www.news.example/a/2")
+    assert not same_story(first, own_site), "one site publishes a story once"
 
 def test_summary_stemmer_missing_its_optional_package_falls_back() -> None:
     # sumy's Polish stemmer needs pystempel, which is not installed: summaries still work.

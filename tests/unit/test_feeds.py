@@ -172,7 +172,9 @@ async def test_dedupe_backoff_recovery_and_clusters(tmp_path: Path, site: NewsSe
     item = {"title": "Border talks in Minsk", "link": f"{site.url}/a/1?utm_source=rss",
             "guid": "g1", "description": " ".join(LONG)}
     site.set("/one.xml", rss("one", [item]), "application/rss+xml")
-    other = {"title": "Border talks held in Minsk", "link": f"{site.url}/b/9", "guid": "x9",
+    # Another outlet (another host name for the same local server) rewrites the story.
+    other_site = site.url.replace("127.0.0.1", "localhost")
+    other = {"title": "Border talks held in Minsk", "link": f"{other_site}/b/9", "guid": "x9",
              "description": " ".join(LONG)}
     site.set("/two.xml", rss("two", [other]), "application/rss+xml")
     config = write_config(tmp_path, [(f"{site.url}/one.xml", "One"),
