@@ -34,9 +34,30 @@ _LITHUANIAN = set("ėįųĖĮŲ")
 _POLISH = set("łśźżćńŁŚŹŻĆŃ")
 
 
+SHORT_TEXT = 40  # characters: below this a text is a title or a phrase, not prose
+# Latin letters that look like Cyrillic ones. Belarusian and Ukrainian web text often types
+# the Latin "i" for "і" («Кiраванне»); inside a Cyrillic word each of these is Cyrillic.
+_LOOK_ALIKES = str.maketrans("aceiopxyAOCEHKMPTXBI", "асеіорхуАОСЕНКМРТХВІ")
+_MIXED_WORD = re.compile(r"\w*[\u0400-\u04FF]\w*")
+
+
 @lru_cache(maxsize=1)
 def _langid() -> Any:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+@lru_cache(maxsize=1)
+def _langid_targets() -> Any:
+    """py3langid choosing among our languages only: for short texts, where the open model
+    answers pcm, lg, sv or fi for a few German, English or Estonian words."""
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(TARGETS))
+    return identifier
+
+
+def cyrillic_look_alikes(text: str) -> str:
+    """Read Latin look-alike letters inside Cyrillic words as the Cyrillic letters."""
+    return _MIXED_WORD.sub(lambda m: m.group().translate(_LOOK_ALIKES), text)
 
 
 def _cyrillic(text: str) -> str | None:
@@ -76,6 +97,29 @@ def _langdetect(text: str) -> tuple[str, float]:
     return str(ranked[0].lang).split("-")[0], float(ranked[0].prob)
 
 
+_CYRILLIC_TARGETS = ("ru", "be", "uk")
+OTHER_LANGUAGE = 0.99
+
+
+def _short(sample: str, hint: str | None, *, cyrillic: bool) -> str:
+    """A title or phrase from a feed that names its language: the hint decides a close call.
+
+    No letter told the language apart (the rules ran first). Unless the open model is sure
+    of another language, the model restricted to ours chooses among the languages of this
+    script, and a hint of that script wins unless that choice is clear.
+    """
+    code, prob = _langid().classify(sample)
+    if str(code) not in TARGETS and prob >= OTHER_LANGUAGE:
+        return str(code)  # sure that it is another language, whatever the feed says
+    ranked = _langid_targets().rank(sample)
+    script = [(code, p) for code, p in ranked if (code in _CYRILLIC_TARGETS) == cyrillic]
+    total = sum(p for _code, p in script) or 1.0
+    code, prob = script[0] if script else ranked[0]
+    if hint in TARGETS and (hint in _CYRILLIC_TARGETS) == cyrillic and prob / total < 0.9:
+        return str(hint)
+    return str(code)
+
+
 def detect_language(text: str, hint: str | None = None) -> str:
     """Return the ISO 639-1 code of ``text``'s language, or ``""`` when unknown.
 
@@ -86,7 +130,7 @@ def detect_language(text: str, hint: str | None = None) -> str:
     Returns:
         A two-letter code.
     """
-    sample = text[:4000]
+    sample = cyrillic_look_alikes(text[:4000])
     words = _WORD.findall(sample)
     if not words:
         return hint or ""
@@ -98,14 +142,20 @@ def detect_language(text: str, hint: str | None = None) -> str:
         rule = _cyrillic(sample)
         if rule:
             return rule
+        if len(sample.strip()) < SHORT_TEXT and hint in TARGETS:
+            return _short(sample, hint, cyrillic=True)
         code, _prob = _langid().classify(sample)
         # Without a telling letter the text is one of ru/bg/uk/be; the models' doubts about
         # Russian are mostly Bulgarian or Serbian, which these letters would have shown.
-        if code in ("bg", "uk", "be", "mk", "sr"):
+        if code == "be":
+            return "be"  # langdetect has no Belarusian: its "ru" would be no second opinion
+        if code in ("bg", "uk", "mk", "sr"):
             # Two models must agree before a letterless Cyrillic text is not Russian.
             second, _ = _langdetect(sample)
             return "ru" if second == "ru" else str(code)
         return "ru"
+    if len(sample.strip()) < SHORT_TEXT and hint in TARGETS:
+        return _short(sample, hint, cyrillic=False)
     code, prob = _langid().classify(sample)
     code = str(code)
     # Between the Baltic languages (and their neighbours) the letters decide; a name such as

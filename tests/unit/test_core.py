@@ -239,3 +239,23 @@ def test_a_feeds_own_topic_applies_unless_an_exclusion_says_otherwise() -> None:
     assert m.match("Court sentences official", "Six years.", given=("belarus",)) == ["belarus"]
     assert m.match("Minsk Oblast football results", "", given=("belarus",)) == []
     assert m.match("Court sentences official", "Six years.") == []
+
+
+def test_latin_look_alikes_inside_cyrillic_words_are_read_as_cyrillic() -> None:
+    from bot.language import cyrillic_look_alikes  # noqa: PLC0415
+
+    assert cyrillic_look_alikes("Кiраванне and Minsk i Vilnius") == \
+        "Кіраванне and Minsk i Vilnius", "Latin words keep their letters"
+    # «Кiраванне краiны» (Latin i) is Belarusian web text; so is «Мiнскi аблвыканкам».
+    assert detect_language("Кiраванне краiны") == "be"
+    assert detect_language("Мiнскi аблвыканкам") == "be"
+
+
+def test_the_feed_hint_decides_an_ambiguous_short_text() -> None:
+    # Three words that are the same in Russian, Ukrainian and Belarusian spelling.
+    for hint in ("ru", "uk", "be"):
+        assert detect_language("Погода на завтра", hint) == hint
+    # A hint of another script, or a text whose own letters tell, does not decide.
+    assert detect_language("Погода на завтра", "en") in ("ru", "uk", "be")
+    assert detect_language("Кубок Европы по футболу", "uk") == "ru"
+    assert detect_language("Der Präsident sagt nein", "pl") == "de"
