@@ -49,7 +49,8 @@ def _langid() -> Any:
 @lru_cache(maxsize=1)
 def _langid_targets() -> Any:
     """py3langid choosing among our languages only: for short texts, where the open model
-    answers pcm, lg, sv or fi for a few German, English or Estonian words."""
+    answers pcm, lg, sv or fi for a few German, English or Estonian words.
+    """
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(TARGETS))
     return identifier
