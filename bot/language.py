@@ -48,8 +48,9 @@ def _langid() -> Any:
 
 @lru_cache(maxsize=1)
 def _langid_targets() -> Any:
-    """py3langid choosing among our languages only: for short texts, where the open model
-    answers pcm, lg, sv or fi for a few German, English or Estonian words.
+    """py3langid choosing among our languages only, for short texts with a feed's hint.
+
+    On a few words the open model answers pcm, lg, sv or fi for German, English or Estonian.
     """
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(TARGETS))
