@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.clock import Clock, SystemClock
@@ -72,6 +73,8 @@ def serve(settings: Settings, clock: Clock) -> int:
     early_stop.install()
     if settings.token is not None:
         register_secret(settings.token.reveal(), "<token>")
+    if settings.storage.url is not None:
+        register_secret(urlsplit(settings.storage.url.reveal()).password, "***")
     setup_logging(settings.log_level, settings.log_format)
     from telegram.error import InvalidToken, TelegramError  # noqa: PLC0415 - slow import
 

@@ -36,7 +36,7 @@ from bot.models import Article, ChatKey
 from bot.services import SERVICES_KEY, Services
 from bot.settings import FeedConfig, Settings
 from bot.stats import StatsService
-from bot.storage.tinydb_store import TinyDBRepository
+from bot.storage.opening import open_repository
 from bot.texts import text
 from bot.votes import VoteService
 from bot.web import HttpEndpoint, metrics_app, webhook_app
@@ -75,7 +75,7 @@ class NewsbotApp:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.repo = TinyDBRepository(settings.storage.dir, self.clock)
+        self.repo = open_repository(settings.storage, self.clock)
         try:
             chats = ChatService(self.repo, settings, self.clock)
             self.delivery = DeliveryService(self.repo, settings, self.clock, chats)

@@ -11,7 +11,7 @@ from bot.feeds.fetch import Fetcher
 from bot.ingest import FeedResult, Ingestor, ingest_workers
 from bot.models import Article
 from bot.settings import FeedConfig, Settings
-from bot.storage.tinydb_store import TinyDBRepository
+from bot.storage.opening import open_repository
 
 
 def _as_json(article: Article) -> str:
@@ -33,7 +33,7 @@ def _as_text(article: Article) -> str:
 async def run_preview(settings: Settings, clock: Clock, *, topic: str | None,
                       limit: int | None, as_json: bool, store: bool) -> int:
     """Run one pass and print it. Returns the exit code (1 if every feed failed)."""
-    repo = TinyDBRepository(settings.storage.dir, clock) if store else None
+    repo = open_repository(settings.storage, clock) if store else None
     fetcher = Fetcher(settings.ingest.timeout_seconds, settings.ingest.max_bytes)
     ingestor = Ingestor(settings, fetcher, clock, repo, workers=ingest_workers())
     progress = sys.stderr.isatty()

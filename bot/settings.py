@@ -61,6 +61,9 @@ class StorageSettings:
 
     dir: Path = Path("data")
     retention_days: int = 30
+    # A postgresql:// URL: keep everything in PostgreSQL instead of ``dir``. A Secret, since
+    # NEWSBOT_DATABASE_URL carries the password.
+    url: Secret | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,13 +254,40 @@ def _telegram(c: _Checker, data: dict[str, Any]) -> TelegramSettings:
 
 def _storage(c: _Checker, data: dict[str, Any], env: dict[str, str]) -> StorageSettings:
     sec = c.table(data, "storage")
-    c.unknown(sec, "storage", {"dir", "retention_days"})
+    c.unknown(sec, "storage", {"dir", "retention_days", "url"})
     folder = c.get(sec, "dir", str, "data", "storage.dir")
     retention = c.get(sec, "retention_days", int, 30, "storage.retention_days")
     if retention < 1:
         c.fail("storage.retention_days", f"must be >= 1, got {retention}")
     env_dir = env.get("NEWSBOT_DATA_DIR")
-    return StorageSettings(Path(env_dir or folder), retention)
+    url = c.get(sec, "url", str, None, "storage.url")
+    if url is not None:
+        problem = database_url_problem(url)
+        if problem:
+            c.fail("storage.url", problem)
+        elif urlsplit(url).password is not None:
+            c.fail("storage.url", "must not hold a password (secrets come from the "
+                   "environment): put the whole URL in NEWSBOT_DATABASE_URL, or the password "
+                   "in PGPASSWORD or ~/.pgpass")
+    env_url = env.get("NEWSBOT_DATABASE_URL", "").strip()
+    if env_url:
+        problem = database_url_problem(env_url)
+        if problem:
+            # The value is never echoed: it may hold a password.
+            c.problems.append(f"environment: NEWSBOT_DATABASE_URL: {problem}")
+        url = env_url
+    return StorageSettings(Path(env_dir or folder), retention,
+                           Secret(url) if url else None)
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why ``url`` is not a PostgreSQL URL we can use, or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        return "must be a postgresql://user:password@host:port/dbname URL"
+    if not parts.path.strip("/") and "dbname=" not in parts.query:
+        return "names no database (postgresql://user@host/DBNAME)"
+    return None
 
 
 def _metrics(c: _Checker, data: dict[str, Any]) -> MetricsSettings:

@@ -164,3 +164,30 @@ def bot_factory(emulator: Emulator) -> Iterator[list[BotProcess]]:
         if bot.proc is not None and bot.proc.poll() is None:
             bot.stop(signal.SIGKILL)
         bot.close_log()
+
+
+# ------------------------------------------------------------------ PostgreSQL
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[object]:
+    """One PostgreSQL server for the session (embedded, or NEWSBOT_TEST_DATABASE_URL)."""
+    from tests.pg import TestPostgres  # noqa: PLC0415
+
+    try:
+        server = TestPostgres().start()
+        server.wait_ready()
+    except (ImportError, OSError, subprocess.CalledProcessError) as exc:
+        message = f"no PostgreSQL for the tests ({type(exc).__name__}: {exc})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + "; CI must run the PostgreSQL tests")
+        pytest.skip(message + "; install the test extras or set NEWSBOT_TEST_DATABASE_URL")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(pg_server: object) -> str:
+    """A URL to a fresh, empty database on the session's server."""
+    from tests.pg import TestPostgres  # noqa: PLC0415
+
+    assert isinstance(pg_server, TestPostgres)
+    return pg_server.database()

@@ -1,0 +1,470 @@
+"""The PostgreSQL repository: the only module that imports ``psycopg``.
+
+Why psycopg 3 (and not asyncpg): it speaks the same DB-API to the synchronous Repository
+Protocol the bot has today and has an async API for the Protocol it is moving to, it is
+maintained by the PostgreSQL driver's long-time authors, and its binary wheel needs no
+compiler. One connection per process: a write is one statement at READ COMMITTED, durable when
+its transaction commits (synchronous_commit stays on).
+
+Rules of the Protocol as this backend keeps them (README, Design notes):
+
+* **Durable** when a write method returns, or when the outermost ``batch()`` exits, or at
+  ``commit()`` for ``staged()`` writes (they wait in one open transaction: group commit).
+* **Atomic**: each ``batch()`` is one transaction; a vote is one upsert plus one count.
+* **Errors**: every ``psycopg.Error`` becomes a ``StorageError``; a lost connection is opened
+  again on the next call (what was staged and not committed is lost and retried by callers).
+* **One bot per database** for now: a session advisory lock, as the data folder's flock.
+* **Schema**: numbered migrations in ``MIGRATIONS``, applied at open under a transaction-level
+  advisory lock, so several processes may start at once; the version is recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from bot.clock import Clock, SystemClock
+from bot.errors import StorageError, StorageLockedError
+from bot.models import (
+    Article,
+    Chat,
+    ChatKey,
+    Delivery,
+    DeliveryStatus,
+    FeedState,
+    Vote,
+    VoteTotals,
+)
+from bot.storage import codec
+
+SCHEMA_VERSION = 1
+# Advisory lock keys: arbitrary constants, "newsbot" in ASCII split in two.
+MIGRATION_LOCK = 0x6E657773
+INSTANCE_LOCK = 0x626F7400
+CONNECT_TIMEOUT = 10
+
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE chats (
+        chat_id bigint NOT NULL, thread_id bigint NOT NULL, doc jsonb NOT NULL,
+        PRIMARY KEY (chat_id, thread_id));
+    CREATE TABLE articles (
+        id text PRIMARY KEY, ingested_at timestamptz NOT NULL, doc jsonb NOT NULL);
+    CREATE INDEX articles_ingested ON articles (ingested_at);
+    CREATE TABLE article_keys (
+        key text PRIMARY KEY, article_id text NOT NULL REFERENCES articles ON DELETE CASCADE);
+    CREATE INDEX article_keys_article ON article_keys (article_id);
+    CREATE TABLE deliveries (
+        article_id text NOT NULL REFERENCES articles ON DELETE CASCADE,
+        chat_id bigint NOT NULL, thread_id bigint NOT NULL, status text NOT NULL,
+        created_at timestamptz NOT NULL, doc jsonb NOT NULL,
+        PRIMARY KEY (article_id, chat_id, thread_id));
+    CREATE INDEX deliveries_pending ON deliveries (chat_id, thread_id, created_at)
+        WHERE status = 'pending';
+    CREATE TABLE votes (
+        article_id text NOT NULL REFERENCES articles ON DELETE CASCADE,
+        user_id bigint NOT NULL, value smallint NOT NULL, at timestamptz NOT NULL,
+        PRIMARY KEY (article_id, user_id));
+    CREATE TABLE feeds (url text PRIMARY KEY, doc jsonb NOT NULL);
+    """,
+}
+
+
+def masked(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for every message that names it)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def password_of(url: str) -> str | None:
+    """The password in a database URL, if any (for the log scrubber)."""
+    return urlsplit(url).password
+
+
+def _problem(exc: psycopg.Error) -> str:
+    """One line for a driver error, without the URL (which psycopg may quote)."""
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+class PostgresRepository:
+    """The Repository Protocol on a PostgreSQL database."""
+
+    def __init__(self, url: str, clock: Clock | None = None, *,
+                 exclusive: bool = True) -> None:
+        self.url = url
+        self.clock = clock or SystemClock()
+        self._exclusive = exclusive
+        self._conn: psycopg.Connection[Any] | None = None
+        self._depth = 0          # open batch() blocks
+        self._staging = False    # staged writes wait in the open transaction
+        self._version = 0
+        self.write_seconds: list[float] = []
+        self._connect(first=True)
+
+    # ------------------------------------------------------------------ connection
+    def _connect(self, *, first: bool = False) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT,
+                                   application_name="newsbot")
+        except psycopg.Error as exc:
+            raise StorageError(f"can't connect to the database {masked(self.url)}: "
+                               f"{_problem(exc)}") from None
+        try:
+            if self._exclusive:
+                got = conn.execute("SELECT pg_try_advisory_lock(%s)",
+                                   (INSTANCE_LOCK,)).fetchone()
+                conn.commit()
+                if not got or not got[0]:
+                    conn.close()
+                    raise StorageLockedError(
+                        f"{masked(self.url)}: the database is in use by another newsbot "
+                        "process; stop it first")
+            if first:
+                self._migrate(conn)
+        except psycopg.Error as exc:
+            conn.close()
+            raise StorageError(f"{masked(self.url)}: {_problem(exc)}") from None
+        self._conn = conn
+        return conn
+
+    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            conn.execute("CREATE TABLE IF NOT EXISTS newsbot_schema (version int NOT NULL)")
+            row = conn.execute("SELECT max(version) FROM newsbot_schema").fetchone()
+            version = int(row[0]) if row and row[0] is not None else 0
+            if version > SCHEMA_VERSION:
+                raise StorageError(f"{masked(self.url)}: schema {version} is newer than this "
+                                   f"newsbot ({SCHEMA_VERSION}); upgrade newsbot")
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                conn.execute(MIGRATIONS[number])
+                conn.execute("INSERT INTO newsbot_schema VALUES (%s)", (number,))
+        conn.commit()
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the database."""
+        row = self._query("SELECT max(version) FROM newsbot_schema")
+        return int(row[0][0]) if row and row[0][0] is not None else 0
+
+    def _conn_or_connect(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            if self._depth or self._staging:
+                # The transaction these writes belonged to is gone with the connection.
+                self._staging = False
+                raise StorageError("the database connection was lost during a transaction")
+            return self._connect()
+        return self._conn
+
+    def _run(self, sql: str, params: tuple[Any, ...] | list[Any] = (), *,
+             many: list[tuple[Any, ...]] | None = None) -> list[tuple[Any, ...]]:
+        conn = self._conn_or_connect()
+        try:
+            with conn.cursor() as cur:
+                if many is not None:
+                    cur.executemany(sql, many)
+                    return []
+                cur.execute(sql, params)
+                return list(cur.fetchall()) if cur.description else []
+        except psycopg.Error as exc:
+            self._fail(conn)
+            raise StorageError(f"database error: {_problem(exc)}") from None
+
+    def _fail(self, conn: psycopg.Connection[Any]) -> None:
+        """After an error the transaction is void: roll back, or drop a dead connection."""
+        self._staging = False
+        try:
+            conn.rollback()
+        except psycopg.Error:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+            self._conn = None
+
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        rows = self._run(sql, params)
+        self._end_read()
+        return rows
+
+    def _end_read(self) -> None:
+        # Outside a batch a read ends its transaction at once: an idle open transaction
+        # would hold its locks (and block migrations) until the next write.
+        if not self._depth and not self._staging and self._conn is not None:
+            try:
+                self._conn.commit()
+            except psycopg.Error as exc:
+                self._fail(self._conn)
+                raise StorageError(f"database error: {_problem(exc)}") from None
+
+    def _write(self, sql: str, params: tuple[Any, ...] = (), *,
+               many: list[tuple[Any, ...]] | None = None) -> list[tuple[Any, ...]]:
+        rows = self._run(sql, params, many=many)
+        if not self._depth and not self._staging:
+            self._commit_now()
+        return rows
+
+    def _commit_now(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        started = time.perf_counter()
+        try:
+            conn.commit()
+        except psycopg.Error as exc:
+            self._fail(conn)
+            raise StorageError(f"database commit failed: {_problem(exc)}") from None
+        self.write_seconds.append(time.perf_counter() - started)
+        if len(self.write_seconds) > 10_000:
+            del self.write_seconds[:5_000]
+
+    # ------------------------------------------------------------------ life cycle
+    def close(self) -> None:
+        """Commit what is staged and close the connection (the instance lock goes with it)."""
+        if self._conn is None:
+            return
+        try:
+            if self._staging:
+                self._staging = False
+                self._commit_now()
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.close()
+            self._conn = None
+
+    def checkpoint(self) -> None:
+        """Nothing to fold: PostgreSQL checkpoints itself."""
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for the block; durable when the outermost block exits."""
+        self._depth += 1
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            self._depth -= 1
+            if not self._depth:
+                if ok:
+                    self._staging = False
+                    self._commit_now()
+                elif self._conn is not None:
+                    self._fail(self._conn)
+
+    @contextlib.contextmanager
+    def staged(self) -> Iterator[None]:
+        """Writes of the block join the open transaction; ``commit()`` makes them durable."""
+        self._staging = True
+        yield
+
+    def commit(self) -> None:
+        """Commit the open transaction (group commit of staged writes)."""
+        if self._depth:
+            return
+        self._staging = False
+        self._commit_now()
+
+    # ------------------------------------------------------------------ chats
+    def get_chat(self, key: ChatKey) -> Chat | None:
+        """Return the chat (or forum thread), or None."""
+        rows = self._query("SELECT doc FROM chats WHERE chat_id = %s AND thread_id = %s",
+                           (key.chat_id, key.thread_id))
+        return codec.chat_in(rows[0][0]) if rows else None
+
+    def put_chat(self, chat: Chat) -> None:
+        """Insert or replace a chat durably."""
+        self._write("INSERT INTO chats VALUES (%s, %s, %s) ON CONFLICT (chat_id, thread_id) "
+                    "DO UPDATE SET doc = EXCLUDED.doc",
+                    (chat.key.chat_id, chat.key.thread_id, Jsonb(codec.chat_out(chat))))
+        self._version += 1
+
+    def chats(self) -> Iterator[Chat]:
+        """Iterate over all chats."""
+        rows = self._query("SELECT doc FROM chats ORDER BY chat_id, thread_id")
+        return iter([codec.chat_in(r[0]) for r in rows])
+
+    @property
+    def chats_version(self) -> int:
+        """Changes whenever this process changes a chat (for its caches)."""
+        return self._version
+
+    def threads_of(self, chat_id: int) -> list[Chat]:
+        """Return every stored key (thread) of one Telegram chat."""
+        rows = self._query("SELECT doc FROM chats WHERE chat_id = %s ORDER BY thread_id",
+                           (chat_id,))
+        return [codec.chat_in(r[0]) for r in rows]
+
+    def move_chat(self, old: int, new: int) -> None:
+        """Move a chat's threads, settings and pending deliveries to a new chat id."""
+        with self.batch():
+            for chat in self.threads_of(old):
+                new_key = ChatKey(new, chat.key.thread_id)
+                self._write("INSERT INTO chats VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                            (new, chat.key.thread_id,
+                             Jsonb(codec.chat_out(replace(chat, key=new_key)))))
+                for d in self.pending(chat.key):
+                    moved = replace(d, chat=new_key)
+                    self._write("DELETE FROM deliveries WHERE article_id = %s AND chat_id = %s "
+                                "AND thread_id = %s",
+                                (d.article_id, old, chat.key.thread_id))
+                    self.add_deliveries([moved])
+            self._write("DELETE FROM chats WHERE chat_id = %s", (old,))
+        self._version += 1
+
+    # ------------------------------------------------------------------ articles
+    def add_article(self, article: Article) -> None:
+        """Store (or update) an article; its ``keys`` become dedupe keys."""
+        with self.batch():
+            self._write("INSERT INTO articles VALUES (%s, %s, %s) ON CONFLICT (id) "
+                        "DO UPDATE SET doc = EXCLUDED.doc",
+                        (article.id, article.ingested_at, Jsonb(codec.article_out(article))))
+            if article.keys:
+                self._write("INSERT INTO article_keys VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                            many=[(key, article.id) for key in article.keys])
+
+    def get_article(self, article_id: str) -> Article | None:
+        """Return an article by id."""
+        rows = self._query("SELECT doc FROM articles WHERE id = %s", (article_id,))
+        return codec.article_in(rows[0][0]) if rows else None
+
+    def article_for_key(self, key: str) -> str | None:
+        """Return the id of the article that owns a dedupe key."""
+        rows = self._query("SELECT article_id FROM article_keys WHERE key = %s", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def articles_since(self, since: datetime) -> list[Article]:
+        """Return articles ingested at or after ``since``, oldest first."""
+        rows = self._query("SELECT doc FROM articles WHERE ingested_at >= %s "
+                           "ORDER BY ingested_at, id", (since,))
+        return [codec.article_in(r[0]) for r in rows]
+
+    def article_count(self) -> int:
+        """Return how many articles are stored."""
+        return int(self._query("SELECT count(*) FROM articles")[0][0])
+
+    # ------------------------------------------------------------------ deliveries
+    def add_deliveries(self, deliveries: Iterable[Delivery]) -> int:
+        """Record new pending deliveries; existing (article, chat) pairs are kept."""
+        added = 0
+        with self.batch():
+            for d in deliveries:
+                rows = self._write(
+                    "INSERT INTO deliveries VALUES (%s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT DO NOTHING RETURNING 1",
+                    (d.article_id, d.chat.chat_id, d.chat.thread_id, d.status.value,
+                     d.created_at, Jsonb(codec.delivery_out(d))))
+                added += len(rows)
+        return added
+
+    def put_delivery(self, delivery: Delivery) -> None:
+        """Replace a delivery record (e.g. mark it sent)."""
+        d = delivery
+        self._write("INSERT INTO deliveries VALUES (%s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (article_id, chat_id, thread_id) DO UPDATE SET "
+                    "status = EXCLUDED.status, doc = EXCLUDED.doc",
+                    (d.article_id, d.chat.chat_id, d.chat.thread_id, d.status.value,
+                     d.created_at, Jsonb(codec.delivery_out(d))))
+
+    def get_delivery(self, article_id: str, chat: ChatKey) -> Delivery | None:
+        """Return the delivery of an article to a chat."""
+        rows = self._query("SELECT doc FROM deliveries WHERE article_id = %s AND chat_id = %s "
+                           "AND thread_id = %s", (article_id, chat.chat_id, chat.thread_id))
+        return codec.delivery_in(rows[0][0]) if rows else None
+
+    def pending(self, chat: ChatKey | None = None) -> list[Delivery]:
+        """Return pending deliveries (of one chat, or of all), oldest first."""
+        if chat is None:
+            rows = self._query("SELECT doc FROM deliveries WHERE status = 'pending' "
+                               "ORDER BY created_at, article_id")
+        else:
+            rows = self._query("SELECT doc FROM deliveries WHERE status = 'pending' AND "
+                               "chat_id = %s AND thread_id = %s ORDER BY created_at, article_id",
+                               (chat.chat_id, chat.thread_id))
+        return [codec.delivery_in(r[0]) for r in rows]
+
+    def pending_chats(self) -> list[ChatKey]:
+        """Return the chats that have pending deliveries."""
+        rows = self._query("SELECT DISTINCT chat_id, thread_id FROM deliveries "
+                           "WHERE status = 'pending'")
+        return [ChatKey(int(r[0]), int(r[1])) for r in rows]
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Return how many deliveries are in each status."""
+        rows = self._query("SELECT status, count(*) FROM deliveries GROUP BY status")
+        counts = {s.value: 0 for s in DeliveryStatus}
+        counts.update({str(r[0]): int(r[1]) for r in rows})
+        return counts
+
+    # ------------------------------------------------------------------ votes
+    def put_vote(self, vote: Vote) -> VoteTotals:
+        """Set a user's vote on an article durably and return the new totals."""
+        with self.batch():
+            self._write("INSERT INTO votes VALUES (%s, %s, %s, %s) ON CONFLICT "
+                        "(article_id, user_id) DO UPDATE SET value = EXCLUDED.value, "
+                        "at = EXCLUDED.at", (vote.article_id, vote.user_id, vote.value,
+                                             vote.at))
+            return self._totals(vote.article_id)
+
+    def get_vote(self, article_id: str, user_id: int) -> int:
+        """Return +1, -1 or 0 (no vote)."""
+        rows = self._query("SELECT value FROM votes WHERE article_id = %s AND user_id = %s",
+                           (article_id, user_id))
+        return int(rows[0][0]) if rows else 0
+
+    def _totals(self, article_id: str) -> VoteTotals:
+        rows = self._run("SELECT count(*) FILTER (WHERE value > 0), count(*) FILTER "
+                         "(WHERE value < 0) FROM votes WHERE article_id = %s", (article_id,))
+        return VoteTotals(int(rows[0][0]), int(rows[0][1]))
+
+    def totals(self, article_id: str) -> VoteTotals:
+        """Return the vote totals of an article."""
+        totals = self._totals(article_id)
+        self._end_read()
+        return totals
+
+    def vote_count(self) -> int:
+        """Return how many votes are stored."""
+        return int(self._query("SELECT count(*) FROM votes")[0][0])
+
+    def take_write_latencies(self) -> list[float]:
+        """Return (and forget) the durations of commits since the last call."""
+        taken, self.write_seconds = self.write_seconds, []
+        return taken
+
+    # ------------------------------------------------------------------ feeds
+    def get_feed_state(self, url: str) -> FeedState | None:
+        """Return the poll state of a feed."""
+        rows = self._query("SELECT doc FROM feeds WHERE url = %s", (url,))
+        return codec.feed_in(rows[0][0]) if rows else None
+
+    def put_feed_state(self, state: FeedState) -> None:
+        """Store the poll state of a feed."""
+        self._write("INSERT INTO feeds VALUES (%s, %s) ON CONFLICT (url) DO UPDATE SET "
+                    "doc = EXCLUDED.doc", (state.url, Jsonb(codec.feed_out(state))))
+
+    def feed_states(self) -> list[FeedState]:
+        """Return the poll state of every known feed."""
+        return [codec.feed_in(r[0]) for r in self._query("SELECT doc FROM feeds ORDER BY url")]
+
+    # ------------------------------------------------------------------ maintenance
+    def prune(self, before: datetime) -> int:
+        """Drop articles ingested before ``before`` with their votes and deliveries.
+
+        An article still pending for some chat is kept until it has gone out.
+        """
+        rows = self._write(
+            "DELETE FROM articles a WHERE a.ingested_at < %s AND NOT EXISTS (SELECT 1 FROM "
+            "deliveries d WHERE d.article_id = a.id AND d.status = 'pending') RETURNING 1",
+            (before,))
+        return len(rows)
+

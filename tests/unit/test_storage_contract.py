@@ -1,0 +1,167 @@
+"""The storage Protocol's contract, run on both backends: TinyDB and a real PostgreSQL.
+
+Each test opens a store, writes, and mostly reads back after closing and opening again, so
+that durability is what is checked, not a process's memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.errors import StorageError, StorageLockedError
+from bot.models import ChatKey, DeliveryStatus, FeedState, QuietHours, Topic, Vote
+from bot.storage.base import Repository
+from tests.builders import T0, article, chat, delivery
+
+Opener = Callable[[], Repository]
+
+
+@pytest.fixture(params=["tinydb", "postgres"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    """Opens the same store (a data folder, or one fresh database) as often as asked."""
+    opened: list[Repository] = []
+    if request.param == "tinydb":
+        from bot.storage.tinydb_store import TinyDBRepository  # noqa: PLC0415
+
+        def opener() -> Repository:
+            opened.append(TinyDBRepository(tmp_path / "data"))
+            return opened[-1]
+    else:
+        from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+
+        url = request.getfixturevalue("database_url")
+
+        def opener() -> Repository:
+            opened.append(PostgresRepository(url))
+            return opened[-1]
+    yield opener
+    for repo in opened:
+        repo.close()
+
+
+def test_round_trip_of_every_record(open_store: Opener) -> None:
+    repo = open_store()
+    c = chat(7, quiet=QuietHours("22:00", "07:00"), languages=("en", "lt"),
+             own_topics=(Topic("kw_x", "x", ("x*",), ("y",)),))
+    a = article(image_url="https://img.example/1.jpg", also_sources=("Other",), lead="Lead.")
+    repo.put_chat(c)
+    repo.add_article(a)
+    repo.add_deliveries([delivery(a.id, 7)])
+    repo.put_vote(Vote(a.id, 1, 1, T0))
+    repo.put_vote(Vote(a.id, 2, -1, T0))
+    repo.put_feed_state(FeedState("https://f", etag="e1", failures=2, last_success=T0))
+    repo.close()
+
+    again = open_store()
+    assert again.get_chat(ChatKey(7)) == c
+    assert [k.key for k in again.chats()] == [ChatKey(7)]
+    stored = again.get_article(a.id)
+    assert stored is not None and replace(stored, text="") == replace(a, text="")
+    assert again.article_for_key(a.keys[0]) == a.id
+    assert again.articles_since(T0 - timedelta(days=1)) == [stored]
+    assert again.article_count() == 1
+    assert [d.article_id for d in again.pending(ChatKey(7))] == [a.id]
+    assert (again.totals(a.id).yes, again.totals(a.id).no) == (1, 1)
+    assert again.get_vote(a.id, 2) == -1 and again.get_vote(a.id, 3) == 0
+    assert again.vote_count() == 2
+    assert again.get_feed_state("https://f") == FeedState("https://f", etag="e1", failures=2,
+                                                          last_success=T0)
+    assert [f.url for f in again.feed_states()] == ["https://f"]
+
+
+def test_votes_move_repeat_and_return_the_new_totals(open_store: Opener) -> None:
+    repo = open_store()
+    a = article()
+    repo.add_article(a)
+    assert repo.put_vote(Vote(a.id, 1, 1, T0)) == repo.totals(a.id)
+    assert repo.put_vote(Vote(a.id, 1, 1, T0)).yes == 1
+    moved = repo.put_vote(Vote(a.id, 1, -1, T0))
+    assert (moved.yes, moved.no) == (0, 1)
+
+
+def test_pending_deliveries_and_status_changes(open_store: Opener) -> None:
+    repo = open_store()
+    a1, a2 = article(), article()
+    for a in (a1, a2):
+        repo.add_article(a)
+    assert repo.add_deliveries([delivery(a1.id, 1), delivery(a2.id, 1), delivery(a1.id, 2)]) == 3
+    assert repo.add_deliveries([delivery(a1.id, 1)]) == 0, "existing pairs are kept"
+    assert sorted(k.chat_id for k in repo.pending_chats()) == [1, 2]
+    d = repo.get_delivery(a1.id, ChatKey(1))
+    assert d is not None
+    repo.put_delivery(replace(d, status=DeliveryStatus.SENT, message_id=5))
+    assert repo.delivery_counts()["sent"] == 1 and repo.delivery_counts()["pending"] == 2
+    repo.close()
+    again = open_store()
+    assert [x.article_id for x in again.pending(ChatKey(1))] == [a2.id]
+    sent = again.get_delivery(a1.id, ChatKey(1))
+    assert sent is not None and sent.status is DeliveryStatus.SENT and sent.message_id == 5
+
+
+def test_staged_writes_are_durable_at_commit(open_store: Opener) -> None:
+    repo = open_store()
+    a = article()
+    repo.add_article(a)
+    repo.add_deliveries([delivery(a.id, 1)])
+    d = repo.get_delivery(a.id, ChatKey(1))
+    assert d is not None
+    with repo.staged():
+        repo.put_delivery(replace(d, status=DeliveryStatus.SENT))
+    assert repo.pending(ChatKey(1)) == [], "readers see staged writes"
+    repo.commit()
+    repo.close()
+    assert open_store().pending(ChatKey(1)) == []
+
+
+def test_move_chat_on_migration(open_store: Opener) -> None:
+    repo = open_store()
+    a = article()
+    repo.add_article(a)
+    repo.put_chat(chat(-5, topics=frozenset({"belarus", "poland"})))
+    repo.add_deliveries([delivery(a.id, -5)])
+    repo.move_chat(-5, -1005)
+    assert repo.get_chat(ChatKey(-5)) is None and repo.threads_of(-5) == []
+    moved = repo.get_chat(ChatKey(-1005))
+    assert moved is not None and moved.topics == {"belarus", "poland"}
+    assert [d.chat for d in repo.pending()] == [ChatKey(-1005)]
+
+
+def test_prune_keeps_what_is_still_pending(open_store: Opener) -> None:
+    repo = open_store()
+    old, old_pending, new = (article(ingested_at=T0 - timedelta(days=70)),
+                             article(ingested_at=T0 - timedelta(days=70)), article())
+    for a in (old, old_pending, new):
+        repo.add_article(a)
+        repo.put_vote(Vote(a.id, 1, 1, T0))
+    repo.add_deliveries([delivery(old_pending.id, 9)])
+    assert repo.prune(T0 - timedelta(days=30)) == 1
+    assert repo.get_article(old.id) is None and repo.article_for_key(old.keys[0]) is None
+    assert repo.totals(old.id).yes == 0
+    assert repo.get_article(old_pending.id) is not None and repo.get_article(new.id) is not None
+
+
+def test_a_second_owner_is_refused(open_store: Opener) -> None:
+    open_store()
+    with pytest.raises(StorageLockedError, match="another newsbot process"):
+        open_store()
+
+
+def test_postgres_errors_are_one_line_with_the_password_masked(database_url: str) -> None:
+    from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+
+    password = database_url.split(":")[2].split("@")[0]
+    wrong = database_url.replace(f":{password}@", ":wrong-password@")
+    with pytest.raises(StorageError) as caught:
+        PostgresRepository(wrong)
+    message = str(caught.value)
+    assert "password authentication failed" in message and "\n" not in message
+    assert "wrong-password" not in message and "***" in message
+    unreachable = database_url.replace("127.0.0.1:", "127.0.0.1:1").rsplit(":", 1)[0] + \
+        ":9/x"
+    with pytest.raises(StorageError, match="can't connect"):
+        PostgresRepository(unreachable)
