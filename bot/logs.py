@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.errors import StorageError
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message",
                                                                             "asctime"}
 _TOKEN_RE = re.compile(r"\d{5,20}:[A-Za-z0-9_-]{30,}")
@@ -92,6 +94,23 @@ class _NoTraceback(logging.Filter):
         return True
 
 
+class _StorageTrouble(logging.Filter):
+    """A storage error (a database gone for a while, a full disk) is an expected event.
+
+    Every place that meets one retries; a traceback per retry would be pages of noise while
+    a database restarts. The line stays, as a warning, with the error's own one-line text.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Strip the traceback of a StorageError; always keep the record."""
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, StorageError):
+            record.msg = f"{record.getMessage()}: {exc}"
+            record.args = ()
+            _as_plain_line(record, logging.WARNING)
+        return True
+
+
 class _CancelledAtShutdown(logging.Filter):
     """APScheduler reports jobs cancelled by the shutdown as errors; they are expected."""
 
@@ -108,6 +127,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Configure the root logger for the whole process."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(_StorageTrouble())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

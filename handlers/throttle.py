@@ -25,7 +25,7 @@ from handlers.replies import chat_key, services
 
 MESSAGE_BURST = 5.0
 MESSAGE_RATE = 1.0        # per second: a private chat's own delivery limit
-PRESS_BURST = 20.0
+PRESS_BURST = 30.0
 PRESS_RATE = 4.0
 NOTICE_EVERY = 60.0       # at most one polite notice a minute
 MAX_TRACKED = 100_000     # users per table; the least recently seen are forgotten first

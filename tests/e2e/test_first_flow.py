@@ -8,6 +8,8 @@ import signal
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import BotProcess, free_port, write_config
 from tests.emulator.server import Emulator
 from tests.newsserver import NewsServer, article_page, rss
@@ -21,13 +23,18 @@ PARAS = [
 ]
 
 
+@pytest.mark.parametrize("backend", ["tinydb", "postgres"])
 def test_follow_receive_and_vote(tmp_path: Path, emulator: Emulator, news: NewsServer,
-                                 bot_factory: list[BotProcess]) -> None:
+                                 bot_factory: list[BotProcess], backend: str,
+                                 request: pytest.FixtureRequest) -> None:
     news.set("/feed.xml", rss("Test", []), "application/rss+xml")
     port = free_port()
     config = write_config(tmp_path, [(f"{news.url}/feed.xml", "Test Daily")],
                           extra=f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n')
-    bot = BotProcess(config, emulator, env={"NEWSBOT_LOG_FORMAT": "json"}).start()
+    env = {"NEWSBOT_LOG_FORMAT": "json"}
+    if backend == "postgres":
+        env["NEWSBOT_DATABASE_URL"] = request.getfixturevalue("database_url")
+    bot = BotProcess(config, emulator, env=env).start()
     bot_factory.append(bot)
 
     emulator.inject_message(1001, 1001, "/start")
@@ -82,5 +89,9 @@ def test_follow_receive_and_vote(tmp_path: Path, emulator: Emulator, news: NewsS
     assert not emulator.errors, emulator.errors
     log = bot.log()
     assert emulator.token not in log and emulator.token.split(":")[1] not in log
+    if backend == "postgres":
+        password = env["NEWSBOT_DATABASE_URL"].split(":")[2].split("@")[0]
+        assert password not in log
+        assert not (tmp_path / "data").exists(), "nothing went to the data folder"
     lines = [line for line in log.splitlines() if line.strip()]
     assert lines and all(json.loads(line)["level"] for line in lines)
