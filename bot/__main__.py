@@ -148,6 +148,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from bot.doctor import run_doctor  # noqa: PLC0415
 
     settings = _settings(args)
+    if settings.storage.url is not None:
+        from bot.storage.postgres import SCHEMA_VERSION, PostgresRepository, masked  # noqa: PLC0415
+
+        url = settings.storage.url.reveal()
+        register_secret(urlsplit(url).password, "***")
+        # Not exclusive: the doctor may look at a database a running bot is using.
+        repo = PostgresRepository(url, exclusive=False)
+        try:
+            version = repo.schema_version()
+            articles = repo.article_count()
+        finally:
+            repo.close()
+        if version != SCHEMA_VERSION:
+            return _fail(f"{masked(url)}: schema {version}, this newsbot has {SCHEMA_VERSION}")
+        print(f"{masked(url)}: ok (schema {version}, {articles} articles)")
+        return 0
     report = run_doctor(settings.storage.dir, repair=args.repair)
     for line in report.repaired:
         print(f"repaired: {line}")
@@ -160,6 +176,40 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if remaining:
         return EXIT_USAGE
     print(f"{settings.storage.dir}: ok ({report.files} data files)")
+    return 0
+
+
+def cmd_copy_data(args: argparse.Namespace) -> int:
+    """Copy every record from the configured store (or --from) into an empty --to."""
+    from bot.storage.copying import copy_all  # noqa: PLC0415
+    from bot.storage.opening import (  # noqa: PLC0415
+        describe_location,
+        is_database_url,
+        open_location,
+    )
+
+    settings = _settings(args)
+    source_spec = args.source or (settings.storage.url.reveal() if settings.storage.url
+                                  else str(settings.storage.dir))
+    for spec in (source_spec, args.to):
+        register_secret(urlsplit(spec).password, "***")
+    source_name, target_name = describe_location(source_spec), describe_location(args.to)
+    if source_spec.rstrip("/") == args.to.rstrip("/"):
+        return _fail(f"{target_name}: the target is the source")
+    if not is_database_url(source_spec) and not Path(source_spec).is_dir():
+        return _fail(f"{source_name}: data folder not found")
+    source = open_location(source_spec)
+    try:
+        target = open_location(args.to)
+        try:
+            counts = copy_all(source, target, target_name)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    print(f"copied {counts.chats} chats, {counts.feeds} feeds, {counts.articles} articles, "
+          f"{counts.deliveries} deliveries and {counts.votes} votes from {source_name} to "
+          f"{target_name}")
     return 0
 
 
@@ -194,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "(refused by default: an OPML file is someone else's input)")
     with_config(feeds_sub.add_parser("export", help="print the feeds as OPML 2.0"))
     feeds.set_defaults(func=cmd_feeds)
+    copy = with_config(sub.add_parser(
+        "copy-data", help="copy every record into another (empty) data folder or database"))
+    copy.add_argument("--to", required=True, metavar="TARGET",
+                      help="a data folder path or a postgresql:// URL; must be empty")
+    copy.add_argument("--from", dest="source", metavar="SOURCE",
+                      help="copy from here instead of the configured storage")
+    copy.set_defaults(func=cmd_copy_data)
     doctor = with_config(sub.add_parser("doctor", help="check the data files"))
     doctor.add_argument("--repair", action="store_true",
                         help="restore broken files from the previous generation")

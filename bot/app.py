@@ -27,7 +27,7 @@ from bot.clock import Clock, SystemClock
 from bot.delivery.outbox import ReplyOutbox
 from bot.delivery.queue import DeliveryService
 from bot.delivery.sender import TelegramSender
-from bot.errors import NewsbotError
+from bot.errors import NewsbotError, StorageError
 from bot.feeds.fetch import Fetcher
 from bot.ingest import Ingestor, ingest_workers
 from bot.logs import register_secret
@@ -217,7 +217,10 @@ class NewsbotApp:
         finally:
             self._polling.discard(feed.url)
             if not self._stop.is_set() and context.job_queue is not None:
-                state = self.repo.get_feed_state(feed.url)
+                try:
+                    state = self.repo.get_feed_state(feed.url)
+                except StorageError:
+                    state = None  # the store is away: poll again after the usual interval
                 wait = self._timer(float(feed.interval_seconds))
                 if state and state.next_poll_at:
                     wait = self._timer(max(0.5, (state.next_poll_at

@@ -9,6 +9,7 @@ from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter
 from telegram.ext import ContextTypes
 
+from bot.errors import StorageError
 from bot.models import ChatKey, ChatType
 from bot.render import utf16_len
 from bot.services import SERVICES_KEY, Services
@@ -48,7 +49,10 @@ def chat_type(update: Update) -> ChatType | None:
 def ui_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
     """The chat's chosen UI language, else the user's Telegram language."""
     key = chat_key(update)
-    chat = services(context).repo.get_chat(key) if key is not None else None
+    try:
+        chat = services(context).repo.get_chat(key) if key is not None else None
+    except StorageError:
+        chat = None  # the store is away: answer in the user's own language meanwhile
     if chat is not None and chat.ui_language:
         return chat.ui_language
     user = update.effective_user

@@ -30,6 +30,7 @@ def _free_port() -> int:
 
 
 class TestPostgres:
+    __test__ = False  # a helper, not a test class
     """One PostgreSQL server; ``database()`` makes a fresh database for each test."""
 
     def __init__(self) -> None:

@@ -164,6 +164,15 @@ class Repository(Protocol):
         """Return the poll state of every known feed."""
         ...
 
+    # moving between backends (``newsbot copy-data``) -----------------------
+    def all_deliveries(self) -> Iterator[Delivery]:
+        """Every delivery record, whatever its status."""
+        ...
+
+    def all_votes(self) -> Iterator[Vote]:
+        """Every vote (``at`` is the article's ingest time where a backend keeps no time)."""
+        ...
+
     # maintenance ---------------------------------------------------------
     def prune(self, before: datetime) -> int:
         """Drop articles ingested before ``before`` with their votes and deliveries.

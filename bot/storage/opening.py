@@ -33,3 +33,34 @@ def describe(storage: StorageSettings) -> str:
 
         return masked(storage.url.reveal())
     return str(storage.dir)
+
+
+def is_database_url(location: str) -> bool:
+    """True for a ``postgresql://`` (or ``postgres://``) URL, False for a folder path."""
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def open_location(location: str, clock: Clock | None = None) -> Repository:
+    """Open a store named on the command line: a database URL or a data folder path.
+
+    Raises:
+        StorageError: With one line naming it (the password masked).
+    """
+    if is_database_url(location):
+        from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+
+        return PostgresRepository(location, clock)
+    from pathlib import Path  # noqa: PLC0415
+
+    from bot.storage.tinydb_store import TinyDBRepository  # noqa: PLC0415
+
+    return TinyDBRepository(Path(location), clock)
+
+
+def describe_location(location: str) -> str:
+    """A store's name for messages, the password masked."""
+    if is_database_url(location):
+        from bot.storage.postgres import masked  # noqa: PLC0415
+
+        return masked(location)
+    return location

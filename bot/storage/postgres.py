@@ -415,6 +415,17 @@ class PostgresRepository:
                                              vote.at))
             return self._totals(vote.article_id)
 
+    def all_deliveries(self) -> Iterator[Delivery]:
+        """Every delivery record, whatever its status."""
+        rows = self._query("SELECT doc FROM deliveries ORDER BY created_at, article_id")
+        return iter([codec.delivery_in(r[0]) for r in rows])
+
+    def all_votes(self) -> Iterator[Vote]:
+        """Every vote."""
+        rows = self._query("SELECT article_id, user_id, value, at FROM votes "
+                           "ORDER BY article_id, user_id")
+        return iter([Vote(str(r[0]), int(r[1]), int(r[2]), r[3]) for r in rows])
+
     def get_vote(self, article_id: str, user_id: int) -> int:
         """Return +1, -1 or 0 (no vote)."""
         rows = self._query("SELECT value FROM votes WHERE article_id = %s AND user_id = %s",

@@ -743,6 +743,20 @@ class TinyDBRepository:
             self._log(["v", vote.article_id, vote.user_id, value])
         return self.totals(vote.article_id)
 
+    def all_deliveries(self) -> Iterator[Delivery]:
+        """Every delivery record, whatever its status."""
+        return iter(list(self._deliveries.values()))
+
+    def all_votes(self) -> Iterator[Vote]:
+        """Every vote; the data files keep no vote times, so ``at`` is the article's."""
+        votes: list[Vote] = []
+        for article_id, (yes, no) in self._votes.items():
+            article = self.get_article(article_id)
+            when = article.ingested_at if article is not None else self.clock.now()
+            votes += [Vote(article_id, user, 1, when) for user in yes]
+            votes += [Vote(article_id, user, -1, when) for user in no]
+        return iter(votes)
+
     def get_vote(self, article_id: str, user_id: int) -> int:
         """Return +1, -1 or 0 (no vote)."""
         sides = self._votes.get(article_id)
