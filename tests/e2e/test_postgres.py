@@ -37,7 +37,7 @@ def publish(news: NewsServer, *titles: str) -> None:
 
 
 def password_of(url: str) -> str:
-    return url.split(":")[2].split("@")[0]
+    return url.split(":")[2].split("@", maxsplit=1)[0]
 
 
 def test_wrong_password_or_no_server_is_one_line_and_exit_2(tmp_path: Path,

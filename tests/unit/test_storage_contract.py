@@ -154,7 +154,7 @@ def test_a_second_owner_is_refused(open_store: Opener) -> None:
 def test_postgres_errors_are_one_line_with_the_password_masked(database_url: str) -> None:
     from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
 
-    password = database_url.split(":")[2].split("@")[0]
+    password = database_url.split(":")[2].split("@", maxsplit=1)[0]
     wrong = database_url.replace(f":{password}@", ":wrong-password@")
     with pytest.raises(StorageError) as caught:
         PostgresRepository(wrong)
