@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
-# pip's "new version available" notice is not for a newcomer's first run
+# pip's "new version available" notice and setuptools' banner about editable installs are
+# not for a newcomer's first run
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet
 
 .PHONY: install run test bench bench-fanout soak emulator preview clean
 
@@ -15,12 +17,12 @@ $(BIN)/python:
 
 # The bot alone: runtime dependencies only.
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(INSTALL) -e .
 	touch $(RUN_STAMP)
 
 # Everything the tests need on top (pytest, mypy, ruff, an embedded PostgreSQL, ...).
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(INSTALL) -e '.[test]'
 	touch $(TEST_STAMP) $(RUN_STAMP)
 
 install: $(RUN_STAMP)
@@ -37,7 +39,7 @@ test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(TEST_STAMP)
-	$(BIN)/pip install --quiet -e '.[bench]'
+	$(INSTALL) -e '.[bench]'
 	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/matching.py
