@@ -10,9 +10,10 @@ the state when it is made (the stored totals), not when it was asked for.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable
+
+from bot.delivery.finishing import finish_or_cancel
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +59,4 @@ class LatestEdits:
 
     async def close(self, grace: float = 2.0) -> None:
         """Let edits in flight finish for up to ``grace`` seconds, then cancel them."""
-        tasks = list(self._tasks.values())
-        if not tasks:
-            return
-        _done, pending = await asyncio.wait(tasks, timeout=grace)
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await finish_or_cancel(list(self._tasks.values()), grace)

@@ -12,12 +12,12 @@ without bound.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot.delivery.finishing import finish_or_cancel
 from bot.delivery.pacing import Pacer
 
 log = logging.getLogger(__name__)
@@ -104,12 +104,4 @@ class ReplyOutbox:
     async def close(self, grace: float = 2.0) -> None:
         """Stop taking replies; give those waiting ``grace`` seconds, then cancel them."""
         self._closing = True
-        tasks = list(self._workers.values())
-        if not tasks:
-            return
-        _done, pending = await asyncio.wait(tasks, timeout=grace)
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await finish_or_cancel(list(self._workers.values()), grace)

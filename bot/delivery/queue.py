@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from bot.chats import ChatService
 from bot.clock import Clock
+from bot.delivery.finishing import finish_or_cancel
 from bot.delivery.pacing import Pacer
 from bot.delivery.sender import Outcome, SendResult, TelegramSender
 from bot.digest import Record, build_digest, records
@@ -547,11 +548,4 @@ class DeliveryService:
             task.cancel()
         for waiting in list(self._waiting_for_slot):
             waiting.cancel()
-        tasks = [t for t in [*self._workers.values(), *self._background] if not t.done()]
-        if tasks:
-            _done, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await finish_or_cancel([*self._workers.values(), *self._background], grace)

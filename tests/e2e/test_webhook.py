@@ -12,16 +12,30 @@ from tests.emulator.server import Emulator
 from tests.newsserver import NewsServer, rss
 
 
-def test_webhook_mode_with_secret(tmp_path: Path, emulator: Emulator, news: NewsServer,
-                                  bot_factory: list[BotProcess]) -> None:
+def webhook_config(tmp_path: Path, emulator: Emulator, news: NewsServer) -> tuple[Path, int]:
+    """A config in webhook mode on a free port, the emulator posting to it; (path, port)."""
     port = free_port()
     news.set("/feed.xml", rss("t", []), "application/rss+xml")
     config = write_config(tmp_path, [(f"{news.url}/feed.xml", "N")])
-    text = config.read_text().replace(
+    config.write_text(config.read_text().replace(
         "[telegram]\n", f'[telegram]\nwebhook_url = "https://bot.example.org/newsbot-hook"\n'
-                        f'webhook_listen = "127.0.0.1:{port}"\n', 1)
-    config.write_text(text)
+                        f'webhook_listen = "127.0.0.1:{port}"\n', 1))
     emulator.webhook_proxy = f"http://127.0.0.1:{port}"
+    return config, port
+
+
+def wait_listening(emulator: Emulator, port: int) -> None:
+    """Wait until the bot's webhook listener accepts connections."""
+    def listening() -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    emulator.wait_for(listening, timeout=20)
+
+
+def test_webhook_mode_with_secret(tmp_path: Path, emulator: Emulator, news: NewsServer,
+                                  bot_factory: list[BotProcess]) -> None:
+    config, port = webhook_config(tmp_path, emulator, news)
     bot = BotProcess(config, emulator).start(wait=False)
     bot_factory.append(bot)
     emulator.wait_for(lambda: emulator.webhook is not None, timeout=30)
@@ -30,11 +44,7 @@ def test_webhook_mode_with_secret(tmp_path: Path, emulator: Emulator, news: News
     secret = hook["secret_token"]
     assert secret and len(secret) >= 32 and emulator.token not in hook["url"]
 
-    def listening() -> bool:
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", port)) == 0
-
-    emulator.wait_for(listening, timeout=20)
+    wait_listening(emulator, port)
     emulator.inject_message(77, 77, "/follow belarus")
     assert "Belarus" in emulator.wait_sent(77)[0].text
 
@@ -71,13 +81,7 @@ def _rss_kb(pid: int) -> int:
 def test_webhook_shared_secret_and_body_limit(tmp_path: Path, emulator: Emulator,
                                               news: NewsServer,
                                               bot_factory: list[BotProcess]) -> None:
-    port = free_port()
-    news.set("/feed.xml", rss("t", []), "application/rss+xml")
-    config = write_config(tmp_path, [(f"{news.url}/feed.xml", "N")])
-    config.write_text(config.read_text().replace(
-        "[telegram]\n", f'[telegram]\nwebhook_url = "https://bot.example.org/newsbot-hook"\n'
-                        f'webhook_listen = "127.0.0.1:{port}"\n', 1))
-    emulator.webhook_proxy = f"http://127.0.0.1:{port}"
+    config, port = webhook_config(tmp_path, emulator, news)
     shared = "shared_SECRET-of-the-replicas_0123456789"
     bot = BotProcess(config, emulator, env={"TELEGRAM_WEBHOOK_SECRET": shared,
                                             "NEWSBOT_LOG_LEVEL": "DEBUG"}).start(wait=False)
@@ -85,11 +89,7 @@ def test_webhook_shared_secret_and_body_limit(tmp_path: Path, emulator: Emulator
     emulator.wait_for(lambda: emulator.webhook is not None, timeout=30)
     assert emulator.webhook is not None and emulator.webhook["secret_token"] == shared
 
-    def listening() -> bool:
-        with socket.socket() as s:
-            return s.connect_ex(("127.0.0.1", port)) == 0
-
-    emulator.wait_for(listening, timeout=20)
+    wait_listening(emulator, port)
     emulator.inject_message(81, 81, "/start")
     assert "/follow" in emulator.wait_sent(81)[0].text
     assert bot.proc is not None

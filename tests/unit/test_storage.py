@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,85 +18,12 @@ import pytest
 
 from bot.doctor import run_doctor
 from bot.errors import StorageCorruptError, StorageError, StorageLockedError
-from bot.models import ChatKey, DeliveryStatus, FeedState, QuietHours, Topic, Vote
+from bot.models import ChatKey, DeliveryStatus, Vote
 from bot.storage import tinydb_store
 from bot.storage.tinydb_store import TinyDBRepository
 from tests.builders import T0, article, chat, delivery
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_round_trip_of_every_record(tmp_path: Path) -> None:
-    repo = TinyDBRepository(tmp_path)
-    c = chat(7, quiet=QuietHours("22:00", "07:00"), languages=("en", "lt"),
-             own_topics=(Topic("kw_x", "x", ("x*",), ("y",)),))
-    a = article(image_url="https://img.example/1.jpg", also_sources=("Other",))
-    repo.put_chat(c)
-    repo.add_article(a)
-    repo.add_deliveries([delivery(a.id, 7)])
-    repo.put_vote(Vote(a.id, 1, 1, T0))
-    repo.put_vote(Vote(a.id, 2, -1, T0))
-    repo.put_feed_state(FeedState("https://f", etag="e1", failures=2, last_success=T0))
-    repo.close()
-
-    again = TinyDBRepository(tmp_path)
-    assert again.get_chat(ChatKey(7)) == c
-    stored = again.get_article(a.id)
-    assert stored is not None and replace(stored, text="") == replace(a, text="")
-    assert again.article_for_key(a.keys[0]) == a.id
-    assert [d.article_id for d in again.pending(ChatKey(7))] == [a.id]
-    assert again.totals(a.id).yes == 1 and again.totals(a.id).no == 1
-    assert again.get_vote(a.id, 2) == -1
-    assert again.get_feed_state("https://f") == FeedState("https://f", etag="e1", failures=2,
-                                                          last_success=T0)
-    again.close()
-
-
-def test_votes_move_and_repeat(tmp_path: Path) -> None:
-    repo = TinyDBRepository(tmp_path)
-    a = article()
-    repo.add_article(a)
-    assert repo.put_vote(Vote(a.id, 1, 1, T0)) == repo.totals(a.id)
-    assert repo.totals(a.id).yes == 1
-    repo.put_vote(Vote(a.id, 1, 1, T0))
-    assert (repo.totals(a.id).yes, repo.totals(a.id).no) == (1, 0)
-    repo.put_vote(Vote(a.id, 1, -1, T0))
-    assert (repo.totals(a.id).yes, repo.totals(a.id).no) == (0, 1)
-    repo.close()
-
-
-def test_pending_index_and_status_changes(tmp_path: Path) -> None:
-    repo = TinyDBRepository(tmp_path)
-    a1, a2 = article(), article()
-    for a in (a1, a2):
-        repo.add_article(a)
-    assert repo.add_deliveries([delivery(a1.id, 1), delivery(a2.id, 1), delivery(a1.id, 2)]) == 3
-    assert repo.add_deliveries([delivery(a1.id, 1)]) == 0, "existing pairs are kept"
-    assert sorted(k.chat_id for k in repo.pending_chats()) == [1, 2]
-    d = repo.get_delivery(a1.id, ChatKey(1))
-    assert d is not None
-    repo.put_delivery(replace(d, status=DeliveryStatus.SENT, message_id=5))
-    assert [x.article_id for x in repo.pending(ChatKey(1))] == [a2.id]
-    repo.close()
-    again = TinyDBRepository(tmp_path)
-    assert [x.article_id for x in again.pending(ChatKey(1))] == [a2.id]
-    sent = again.get_delivery(a1.id, ChatKey(1))
-    assert sent is not None and sent.status is DeliveryStatus.SENT and sent.message_id == 5
-    again.close()
-
-
-def test_move_chat_on_migration(tmp_path: Path) -> None:
-    repo = TinyDBRepository(tmp_path)
-    a = article()
-    repo.add_article(a)
-    repo.put_chat(chat(-5, topics=frozenset({"belarus", "poland"})))
-    repo.add_deliveries([delivery(a.id, -5)])
-    repo.move_chat(-5, -1005)
-    assert repo.get_chat(ChatKey(-5)) is None
-    moved = repo.get_chat(ChatKey(-1005))
-    assert moved is not None and moved.topics == {"belarus", "poland"}
-    assert [d.chat for d in repo.pending()] == [ChatKey(-1005)]
-    repo.close()
 
 
 def test_prune_drops_old_months_and_their_files(tmp_path: Path) -> None:
