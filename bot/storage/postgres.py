@@ -49,7 +49,9 @@ SCHEMA_VERSION = 1
 # Advisory lock keys: arbitrary constants, "newsbot" in ASCII split in two.
 MIGRATION_LOCK = 0x6E657773
 INSTANCE_LOCK = 0x626F7400
-CONNECT_TIMEOUT = 10
+CONNECT_TIMEOUT = 10     # at start-up: a database that is slow to answer still gets a chance
+RECONNECT_TIMEOUT = 3    # while running: the event loop waits for this call
+RECONNECT_PAUSE = 1.0    # after a failed reconnect, calls fail at once for this long
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -110,15 +112,23 @@ class PostgresRepository:
         self._depth = 0          # open batch() blocks
         self._staging = False    # staged writes wait in the open transaction
         self._version = 0
+        self._retry_at = 0.0     # monotonic time before which no reconnect is tried
         self.write_seconds: list[float] = []
         self._connect(first=True)
 
     # ------------------------------------------------------------------ connection
     def _connect(self, *, first: bool = False) -> psycopg.Connection[Any]:
+        if not first and time.monotonic() < self._retry_at:
+            # The calls are synchronous: during an outage each would block the bot's event
+            # loop for a connection attempt. One attempt a second is enough to notice the
+            # database is back.
+            raise StorageError(f"the database {masked(self.url)} is unreachable; retrying")
         try:
-            conn = psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT,
-                                   application_name="newsbot")
+            conn = psycopg.connect(self.url, application_name="newsbot",
+                                   connect_timeout=CONNECT_TIMEOUT if first
+                                   else RECONNECT_TIMEOUT)
         except psycopg.Error as exc:
+            self._retry_at = time.monotonic() + RECONNECT_PAUSE
             raise StorageError(f"can't connect to the database {masked(self.url)}: "
                                f"{_problem(exc)}") from None
         try:

@@ -195,3 +195,30 @@ def test_copy_data_moves_a_live_bot_both_ways(tmp_path: Path, emulator: Emulator
     assert len(_by_title(emulator, digest_chat, "before the move")) == 1
     assert third.stop(signal.SIGTERM) == 0
     assert folder.is_dir()
+
+
+def test_the_store_reconnects_without_blocking_while_the_server_is_away(
+        own_server: TestPostgres) -> None:
+    from bot.errors import StorageError  # noqa: PLC0415
+    from bot.models import ChatKey  # noqa: PLC0415
+    from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+    from tests.builders import chat  # noqa: PLC0415
+
+    repo = PostgresRepository(own_server.database())
+    try:
+        repo.put_chat(chat(1))
+        own_server.pause()
+        with pytest.raises(StorageError):
+            repo.get_chat(ChatKey(1))  # the connection is gone
+        with pytest.raises(StorageError, match="can't connect"):
+            repo.get_chat(ChatKey(1))  # one attempt, refused
+        started = time.monotonic()
+        for _ in range(100):  # then calls fail at once instead of each trying again
+            with pytest.raises(StorageError, match="unreachable"):
+                repo.get_chat(ChatKey(1))
+        assert time.monotonic() - started < 0.5
+        own_server.resume()
+        time.sleep(1.1)
+        assert repo.get_chat(ChatKey(1)) is not None, "works again, and nothing was lost"
+    finally:
+        repo.close()
