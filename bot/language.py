@@ -100,6 +100,7 @@ def _langdetect(text: str) -> tuple[str, float]:
 
 
 _CYRILLIC_TARGETS = ("ru", "be", "uk")
+UK_OVERRULE = 0.9  # langdetect's confidence needed to call a py3langid "uk" Russian
 OTHER_LANGUAGE = 0.99
 
 
@@ -152,8 +153,11 @@ def detect_language(text: str, hint: str | None = None) -> str:
         if code == "be":
             return "be"  # langdetect has no Belarusian: its "ru" would be no second opinion
         if code in ("bg", "uk", "mk", "sr"):
-            # Two models must agree before a letterless Cyrillic text is not Russian.
-            second, _ = _langdetect(sample)
+            # Two models must agree before a letterless Cyrillic text is not Russian; for
+            # Ukrainian, langdetect's "ru" on a few words must be a confident one.
+            second, second_prob = _langdetect(sample)
+            if code == "uk" and second == "ru" and second_prob < UK_OVERRULE:
+                return "uk"
             return "ru" if second == "ru" else str(code)
         return "ru"
     if len(sample.strip()) < SHORT_TEXT and hint in TARGETS:

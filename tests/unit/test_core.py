@@ -259,3 +259,19 @@ def test_the_feed_hint_decides_an_ambiguous_short_text() -> None:
     assert detect_language("Погода на завтра", "en") in ("ru", "uk", "be")
     assert detect_language("Кубок Европы по футболу", "uk") == "ru"
     assert detect_language("Der Präsident sagt nein", "pl") == "de"
+
+
+def test_a_ukrainian_answer_is_overruled_only_by_a_confident_langdetect(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.language as language  # noqa: PLC0415
+
+    class Model:
+        def classify(self, _text: str) -> tuple[str, float]:
+            return "uk", 0.8
+
+    text = "Президент провел совещание в столице утром"  # no letter tells ru from uk
+    monkeypatch.setattr(language, "_langid", Model)
+    monkeypatch.setattr(language, "_langdetect", lambda _t: ("ru", 0.6))
+    assert language.detect_language(text) == "uk"
+    monkeypatch.setattr(language, "_langdetect", lambda _t: ("ru", 0.99))
+    assert language.detect_language(text) == "ru"
