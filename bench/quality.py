@@ -287,6 +287,22 @@ def language() -> str:
             cells = " | ".join(f"{res[k]:.3f}" for k in sorted(TARGETS))
             lines.append(f"| {name.removeprefix('lingua_')} | {label} | {cells} | "
                          f"{res['overall']:.3f} |")
+    # Short texts (titles, phrases: 12-39 characters) from all three sets, reported apart,
+    # without a hint and with the right one (a feed that names its language).
+    short = [json.loads(line) for name in ("lingua_sentences", "lingua_word_pairs",
+                                           "lingua_single_words")
+             for line in (CORPUS / "langid" / f"{name}.jsonl").read_text().splitlines()]
+    short = [r for r in short if 12 <= len(r["text"]) <= 39]
+    for label, hinted in (("**newsbot**, no hint", False), ("**newsbot**, feed hint", True)):
+        ok: dict[str, int] = {}
+        total: dict[str, int] = {}
+        for r in short:
+            got = detect_language(r["text"], r["lang"] if hinted else None)
+            total[r["lang"]] = total.get(r["lang"], 0) + 1
+            ok[r["lang"]] = ok.get(r["lang"], 0) + (got == r["lang"])
+        cells = " | ".join(f"{ok.get(k, 0) / total[k]:.3f}" for k in sorted(TARGETS))
+        lines.append(f"| short, 12-39 chars ({len(short):,}) | {label} | {cells} | "
+                     f"{sum(ok.values()) / len(short):.3f} |")
     lines += ["", "Other-language sentences (bg, mk, sr, kk, …; 3,000) labelled as a target "
               "language:"]
     for label, fn in detectors:
