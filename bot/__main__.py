@@ -8,13 +8,19 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.clock import Clock, SystemClock
 from bot.errors import ConfigError, NewsbotError, StorageError
 from bot.logs import redact, register_secret, setup_logging
 from bot.settings import Settings, load_settings, token_problem
+from bot.storage.opening import (
+    database_password,
+    describe_location,
+    is_database_url,
+    masked,
+    open_location,
+)
 
 EXIT_USAGE = 2
 
@@ -74,7 +80,7 @@ def serve(settings: Settings, clock: Clock) -> int:
     if settings.token is not None:
         register_secret(settings.token.reveal(), "<token>")
     if settings.storage.url is not None:
-        register_secret(urlsplit(settings.storage.url.reveal()).password, "***")
+        register_secret(database_password(settings.storage.url.reveal()), "***")
     setup_logging(settings.log_level, settings.log_format)
     from telegram.error import InvalidToken, TelegramError  # noqa: PLC0415 - slow import
 
@@ -149,10 +155,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if settings.storage.url is not None:
-        from bot.storage.postgres import SCHEMA_VERSION, PostgresRepository, masked  # noqa: PLC0415
+        from bot.storage.postgres import SCHEMA_VERSION, PostgresRepository  # noqa: PLC0415
 
         url = settings.storage.url.reveal()
-        register_secret(urlsplit(url).password, "***")
+        register_secret(database_password(url), "***")
         # Not exclusive: the doctor may look at a database a running bot is using.
         repo = PostgresRepository(url, exclusive=False)
         try:
@@ -182,17 +188,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_copy_data(args: argparse.Namespace) -> int:
     """Copy every record from the configured store (or --from) into an empty --to."""
     from bot.storage.copying import copy_all  # noqa: PLC0415
-    from bot.storage.opening import (  # noqa: PLC0415
-        describe_location,
-        is_database_url,
-        open_location,
-    )
 
     settings = _settings(args)
     source_spec = args.source or (settings.storage.url.reveal() if settings.storage.url
                                   else str(settings.storage.dir))
     for spec in (source_spec, args.to):
-        register_secret(urlsplit(spec).password, "***")
+        register_secret(database_password(spec), "***")
     source_name, target_name = describe_location(source_spec), describe_location(args.to)
     if source_spec.rstrip("/") == args.to.rstrip("/"):
         return _fail(f"{target_name}: the target is the source")

@@ -103,13 +103,6 @@ class HttpEndpoint:
                                      keepalive_timeout=IDLE_SECONDS)
         self._site: web.TCPSite | None = None
 
-    @property
-    def port(self) -> int:
-        """The port actually bound (useful with port 0)."""
-        for address in self._runner.addresses:
-            return int(address[1])
-        return self._port
-
     async def start(self) -> None:
         """Bind and serve.
 

@@ -183,26 +183,6 @@ async def allowed_addresses(host: str, policy: FetchPolicy,
     raise FetchBlockedError(f"refused {host}: resolves to a non-public address (SSRF policy)")
 
 
-async def check_url(url: str, trusted_host: str | None,
-                    resolver: Resolver = system_resolver) -> None:
-    """Refuse a URL that is not http(s) or points to a non-public address.
-
-    Used where no connection follows (``feeds import``); fetches check at connect time.
-
-    Args:
-        url: The URL about to be fetched.
-        trusted_host: The feed's host: any address of it is allowed (the operator chose it).
-        resolver: Resolves a name to addresses.
-
-    Raises:
-        FetchBlockedError: When the policy refuses it.
-    """
-    host = _check_scheme(url)
-    if trusted_host is None or host.lower() == trusted_host.lower():
-        return
-    await allowed_addresses(host, FetchPolicy(trusted_host, trust_all=False), resolver)
-
-
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".lan")
 
 

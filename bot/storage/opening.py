@@ -6,6 +6,9 @@ only when a URL is configured.
 
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
 from bot.clock import Clock
 from bot.settings import StorageSettings
 from bot.storage.base import Repository
@@ -17,22 +20,8 @@ def open_repository(storage: StorageSettings, clock: Clock | None = None) -> Rep
     Raises:
         StorageError: With one line naming the folder or the (masked) URL.
     """
-    if storage.url is not None:
-        from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
-
-        return PostgresRepository(storage.url.reveal(), clock)
-    from bot.storage.tinydb_store import TinyDBRepository  # noqa: PLC0415
-
-    return TinyDBRepository(storage.dir, clock)
-
-
-def describe(storage: StorageSettings) -> str:
-    """Where the data lives, for messages (the password masked)."""
-    if storage.url is not None:
-        from bot.storage.postgres import masked  # noqa: PLC0415
-
-        return masked(storage.url.reveal())
-    return str(storage.dir)
+    return open_location(storage.url.reveal() if storage.url is not None else str(storage.dir),
+                         clock)
 
 
 def is_database_url(location: str) -> bool:
@@ -41,7 +30,7 @@ def is_database_url(location: str) -> bool:
 
 
 def open_location(location: str, clock: Clock | None = None) -> Repository:
-    """Open a store named on the command line: a database URL or a data folder path.
+    """Open a store: a database URL or a data folder path.
 
     Raises:
         StorageError: With one line naming it (the password masked).
@@ -50,17 +39,25 @@ def open_location(location: str, clock: Clock | None = None) -> Repository:
         from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
 
         return PostgresRepository(location, clock)
-    from pathlib import Path  # noqa: PLC0415
-
     from bot.storage.tinydb_store import TinyDBRepository  # noqa: PLC0415
 
     return TinyDBRepository(Path(location), clock)
 
 
+def masked(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for every message that names it)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def describe_location(location: str) -> str:
     """A store's name for messages, the password masked."""
-    if is_database_url(location):
-        from bot.storage.postgres import masked  # noqa: PLC0415
+    return masked(location) if is_database_url(location) else location
 
-        return masked(location)
-    return location
+
+def database_password(location: str) -> str | None:
+    """The password in a database URL, if any (for the log scrubber)."""
+    return urlsplit(location).password if is_database_url(location) else None

@@ -26,7 +26,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -44,6 +43,7 @@ from bot.models import (
     VoteTotals,
 )
 from bot.storage import codec
+from bot.storage.opening import masked
 
 SCHEMA_VERSION = 1
 # Advisory lock keys: arbitrary constants, "newsbot" in ASCII split in two.
@@ -78,20 +78,6 @@ MIGRATIONS: dict[int, str] = {
     CREATE TABLE feeds (url text PRIMARY KEY, doc jsonb NOT NULL);
     """,
 }
-
-
-def masked(url: str) -> str:
-    """The URL with its password replaced by ``***`` (for every message that names it)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def password_of(url: str) -> str | None:
-    """The password in a database URL, if any (for the log scrubber)."""
-    return urlsplit(url).password
 
 
 def _problem(exc: psycopg.Error) -> str:

@@ -14,7 +14,7 @@ import pytest
 from bot.article.canonical import canonical_url
 from bot.clock import FakeClock
 from bot.errors import FeedError, FetchBlockedError
-from bot.feeds.fetch import Fetcher, check_url
+from bot.feeds.fetch import Fetcher, FetchPolicy, allowed_addresses
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import BACKOFF_CAP, next_poll
 from bot.ingest import Ingestor
@@ -139,14 +139,18 @@ async def test_redirects_are_limited_and_rechecked(site: NewsServer) -> None:
 
 
 async def test_ssrf_policy() -> None:
-    await check_url("http://127.0.0.1:8000/a", trusted_host="127.0.0.1")
-    for bad in ("http://10.0.0.5/x", "http://192.168.1.1/", "http://169.254.169.254/",
-                "http://[::1]/", "http://127.0.0.1/"):
-        with pytest.raises(FetchBlockedError):
-            await check_url(bad, trusted_host="news.example")
-    for scheme in ("file:///etc/passwd", "gopher://x/", "ftp://x/"):
-        with pytest.raises(FetchBlockedError):
-            await check_url(scheme, trusted_host="news.example")
+    await allowed_addresses("127.0.0.1", FetchPolicy("127.0.0.1", trust_all=False))
+    fetcher = Fetcher(timeout=5)
+    try:
+        for bad in ("http://10.0.0.5/x", "http://192.168.1.1/", "http://169.254.169.254/",
+                    "http://[::1]/", "http://127.0.0.1/"):
+            with pytest.raises(FetchBlockedError):
+                await fetcher.get(bad, trusted_host="news.example")
+        for scheme in ("file:///etc/passwd", "gopher://x/", "ftp://x/"):
+            with pytest.raises(FetchBlockedError):
+                await fetcher.get(scheme, trusted_host="news.example")
+    finally:
+        await fetcher.close()
 
 
 async def test_slow_feed_does_not_delay_others(tmp_path: Path, site: NewsServer) -> None:
