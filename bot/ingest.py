@@ -162,7 +162,7 @@ class Ingestor:
             return
         self._clusters_warm = True
         since = self.clock.now() - STORY_WINDOW
-        for article in sorted(self.repo.articles_since(since), key=lambda a: a.ingested_at):
+        for article in self.repo.articles_since(since):  # oldest first, as the index wants
             # Articles stored before leads were kept stand in with their summary.
             lead = article.lead or " ".join(article.summary)
             self.stories.add(article.id, article.cluster_id or article.id,

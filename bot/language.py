@@ -141,11 +141,13 @@ def detect_language(text: str, hint: str | None = None) -> str:
         return hint
     letters = [ch for ch in sample if ch.isalpha()]
     cyrillic = len(_CYRILLIC.findall(sample))
+    # A title or phrase from a feed that names its language: see _short.
+    short_with_hint = len(sample.strip()) < SHORT_TEXT and hint in TARGETS
     if letters and cyrillic / len(letters) > 0.5:
         rule = _cyrillic(sample)
         if rule:
             return rule
-        if len(sample.strip()) < SHORT_TEXT and hint in TARGETS:
+        if short_with_hint:
             return _short(sample, hint, cyrillic=True)
         code, _prob = _langid().classify(sample)
         # Without a telling letter the text is one of ru/bg/uk/be; the models' doubts about
@@ -160,7 +162,7 @@ def detect_language(text: str, hint: str | None = None) -> str:
                 return "uk"
             return "ru" if second == "ru" else str(code)
         return "ru"
-    if len(sample.strip()) < SHORT_TEXT and hint in TARGETS:
+    if short_with_hint:
         return _short(sample, hint, cyrillic=False)
     code, prob = _langid().classify(sample)
     code = str(code)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter
 from telegram.ext import ContextTypes
 
+from bot.delivery.sender import retry_seconds
 from bot.errors import StorageError
 from bot.models import ChatKey, ChatType
 from bot.render import utf16_len
@@ -97,8 +96,3 @@ async def reply(update: Update, context: ContextTypes.DEFAULT_TYPE, html_text: s
 
     services(context).outbox.submit(key.chat_id, private, send)
 
-
-def retry_seconds(exc: RetryAfter) -> float:
-    """The wait a 429 asked for, in seconds."""
-    wait = exc.retry_after
-    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)

@@ -21,7 +21,7 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.texts import text, ui_language_of
-from handlers.replies import chat_key, services
+from handlers.replies import reply
 
 MESSAGE_BURST = 5.0
 MESSAGE_RATE = 1.0        # per second: a private chat's own delivery limit
@@ -99,15 +99,5 @@ async def throttle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # chat message and costs the chat nothing.
         await query.answer(text("busy", lang) if notices.due(user.id, now) else None)
     elif notices.due(user.id, now):
-        key = chat_key(update)
-        chat = update.effective_chat
-        if key is not None and chat is not None:
-            bot = context.bot
-
-            async def send() -> float | None:
-                await bot.send_message(key.chat_id, text("busy", lang),
-                                       message_thread_id=key.thread_id or None)
-                return None
-
-            services(context).outbox.submit(key.chat_id, chat.type == "private", send)
+        await reply(update, context, text("busy", lang))  # through the chat's outbox
     raise ApplicationHandlerStop

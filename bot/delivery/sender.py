@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -26,6 +27,12 @@ from bot.render import Button, Rendered
 
 log = logging.getLogger(__name__)
 
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """The wait a 429 asked for, in seconds (PTB gives an int or a timedelta)."""
+    wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 class Outcome(StrEnum):
     """What happened to one send."""
@@ -113,9 +120,8 @@ class TelegramSender:
             message_id = answer.get("message_id") if isinstance(answer, dict) else None
             return SendResult(Outcome.SENT, message_id if isinstance(message_id, int) else None)
         except RetryAfter as exc:
-            seconds = exc.retry_after
-            wait = seconds.total_seconds() if hasattr(seconds, "total_seconds") else float(seconds)
-            return SendResult(Outcome.RETRY_AFTER, retry_after=wait, error=str(exc))
+            return SendResult(Outcome.RETRY_AFTER, retry_after=retry_seconds(exc),
+                              error=str(exc))
         except ChatMigrated as exc:
             return SendResult(Outcome.MIGRATED, new_chat_id=exc.new_chat_id, error=str(exc))
         except Forbidden as exc:

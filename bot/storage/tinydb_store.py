@@ -77,10 +77,9 @@ def open_private(path: Path, mode: str) -> Any:
     Returns:
         The open file object.
     """
-    flags = os.O_CREAT | os.O_WRONLY | (os.O_TRUNC if mode == "wb" else os.O_APPEND)
-    if mode == "a+":
-        flags = os.O_CREAT | os.O_RDWR | os.O_APPEND
-    fd = os.open(path, flags, FILE_MODE)
+    flags = {"wb": os.O_WRONLY | os.O_TRUNC, "ab": os.O_WRONLY | os.O_APPEND,
+             "a+": os.O_RDWR | os.O_APPEND}[mode]
+    fd = os.open(path, os.O_CREAT | flags, FILE_MODE)
     try:
         os.fchmod(fd, FILE_MODE)
     except OSError:
