@@ -223,8 +223,8 @@ def probe_postgres(url: str) -> dict[str, float]:
     repo.close()
 
     def voter() -> Callable[[int], object]:
-        # Not exclusive: these stand for several processes writing to one database.
-        other = PostgresRepository(url, exclusive=False)
+        # These stand for several processes writing to one database.
+        other = PostgresRepository(url, lock="none")
         local = random.Random()
         return lambda n: other.put_vote(
             Vote(f"{local.randrange(ARTICLES):012x}", 7_000_000 + n, -1, NOW))

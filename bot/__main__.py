@@ -13,6 +13,7 @@ from bot import __version__
 from bot.clock import Clock, SystemClock
 from bot.errors import ConfigError, NewsbotError, StorageError
 from bot.logs import redact, register_secret, setup_logging
+from bot.roles import ROLES
 from bot.settings import Settings, load_settings, token_problem
 from bot.storage.opening import (
     database_password,
@@ -48,7 +49,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     problem = token_problem(settings.token)
     if problem:
         return _fail(problem)
-    return serve(settings, SystemClock())
+    if args.role != "all" and settings.storage.url is None:
+        return _fail(f"--role {args.role}: roles divide one bot's work between processes on "
+                     "one database; set NEWSBOT_DATABASE_URL (a data folder has one process, "
+                     "which does everything)")
+    return serve(settings, SystemClock(), role=args.role)
 
 
 class _StartUpStop:
@@ -73,7 +78,7 @@ class _StartUpStop:
         self.requested = True
 
 
-def serve(settings: Settings, clock: Clock) -> int:
+def serve(settings: Settings, clock: Clock, role: str = "all") -> int:
     """Run the bot on ``clock`` until SIGTERM/SIGINT (the soak passes a simulated clock)."""
     early_stop = _StartUpStop()
     early_stop.install()
@@ -89,7 +94,7 @@ def serve(settings: Settings, clock: Clock) -> int:
     if early_stop.requested:
         return 0
     try:
-        app = NewsbotApp(settings, clock)
+        app = NewsbotApp(settings, clock, role=role)
     except StorageError as exc:
         return _fail(str(exc))
     try:
@@ -160,7 +165,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         url = settings.storage.url.reveal()
         register_secret(database_password(url), "***")
         # Not exclusive: the doctor may look at a database a running bot is using.
-        repo = PostgresRepository(url, exclusive=False)
+        repo = PostgresRepository(url, lock="none")
         try:
             version = repo.schema_version()
             articles = repo.article_count()
@@ -199,9 +204,9 @@ def cmd_copy_data(args: argparse.Namespace) -> int:
         return _fail(f"{target_name}: the target is the source")
     if not is_database_url(source_spec) and not Path(source_spec).is_dir():
         return _fail(f"{source_name}: data folder not found")
-    source = open_location(source_spec)
+    source = open_location(source_spec, sole=True)
     try:
-        target = open_location(args.to)
+        target = open_location(args.to, sole=True)
         try:
             counts = copy_all(source, target, target_name)
         finally:
@@ -227,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     run = with_config(sub.add_parser("run", help="run the bot"))
+    run.add_argument("--role", choices=ROLES, default="all",
+                     help="with PostgreSQL: 'ingest' only polls feeds and stores articles, "
+                          "'bot' only handles updates and sends; 'all' (default) does both")
     run.set_defaults(func=cmd_run)
     preview = with_config(sub.add_parser("preview", help="one ingest pass, printed"))
     preview.add_argument("--topic", metavar="ID", help="only articles of this topic")

@@ -33,6 +33,7 @@ from bot.ingest import Ingestor, ingest_workers
 from bot.logs import register_secret
 from bot.metrics import MetricsExposition, Snapshot, health_problems
 from bot.models import Article, ChatKey
+from bot.roles import LeaderRole, process_name
 from bot.services import SERVICES_KEY, Services
 from bot.settings import FeedConfig, Settings
 from bot.stats import StatsService
@@ -48,6 +49,14 @@ CHECKPOINT_SECONDS = 60.0
 PRUNE_SECONDS = 3600.0
 ALERT_SECONDS = 60.0
 FIRST_POLL_SPREAD = 2.0
+# Feed polls on a shared database are leased feed by feed: a killed poller's feeds are
+# taken over once its lease runs out; a poll under way renews it.
+FEED_LEASE_SECONDS = 20.0
+FEED_RENEW_SECONDS = 5.0
+FEED_RETRY_SECONDS = 5.0  # after another process had the lease
+# On a shared database another process may store the articles: the leader looks for new
+# pending deliveries this often (a tick is heavier: it looks at every chat's digest).
+WAKE_SECONDS = 1.0
 
 COMMANDS = [
     ("help", "What newsbot does and how to use it"),
@@ -70,11 +79,21 @@ def _polling_failed(exc: TelegramError) -> None:
 
 
 class NewsbotApp:
-    """The running bot: one process with ingest, scheduling and delivery."""
+    """One bot process: ingest, and (while it leads) updates, scheduling and delivery.
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    Args:
+        settings: The validated settings.
+        clock: The bot's clock (the soak passes a simulated one).
+        role: ``all``, ``ingest`` (feeds only) or ``bot`` (updates and delivery only); see
+            ``bot/roles.py``.
+    """
+
+    def __init__(self, settings: Settings, clock: Clock | None = None,
+                 role: str = "all") -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
+        self.role = role
+        self.holder = process_name()
         self.repo = open_repository(settings.storage, self.clock)
         try:
             chats = ChatService(self.repo, settings, self.clock)
@@ -91,6 +110,13 @@ class NewsbotApp:
         except BaseException:
             self.repo.close()
             raise
+        # Nothing is sent until this process leads (at once on a data folder).
+        self.delivery.dispatching = False
+        self.leader: LeaderRole | None = None
+        if role != "ingest":
+            self.leader = LeaderRole(self.repo, self.holder, self._lead, self._stand_by)
+        self._leader_jobs: list[Any] = []
+        self._webhook_secret = ""
         self._stop = asyncio.Event()
         self.alerts = AlertTracker()
         self._started = self.clock.now()
@@ -144,26 +170,36 @@ class NewsbotApp:
 
     # ------------------------------------------------------------------ jobs
     def _schedule_jobs(self) -> None:
+        """Every process's jobs: its feed polls (unless ``--role bot``) and checkpoints."""
         jq = self.application.job_queue
         assert jq is not None
         rng = random.Random()
-        for feed in self.settings.feeds:
+        for feed in self.settings.feeds if self.role != "bot" else ():
             state = self.repo.get_feed_state(feed.url)
             delay = rng.uniform(0.2, FIRST_POLL_SPREAD)
             if state and state.next_poll_at:
                 wait = (state.next_poll_at - self.clock.now()).total_seconds()
                 delay = max(delay, self._timer(min(wait, float(feed.interval_seconds))))
             self._schedule_poll(jq, feed, delay)
-        jq.run_repeating(self._tick_job, interval=self._timer(TICK_SECONDS), first=1.0,
-                         name="tick")
         jq.run_repeating(self._checkpoint_job, interval=CHECKPOINT_SECONDS,
                          first=CHECKPOINT_SECONDS, name="checkpoint")
+
+    def _schedule_leader_jobs(self) -> None:
+        """The leader's jobs: digests and retries (tick), pruning, admin alerts."""
+        jq = self.application.job_queue
+        assert jq is not None
+        jobs = [jq.run_repeating(self._tick_job, interval=self._timer(TICK_SECONDS), first=1.0,
+                                 name="tick")]
+        if self.repo.shared:
+            jobs.append(jq.run_repeating(self._wake_job, interval=WAKE_SECONDS,
+                                         first=WAKE_SECONDS, name="wake"))
         prune_every = max(self._timer(PRUNE_SECONDS), 5.0)
-        jq.run_repeating(self._prune_job, interval=prune_every, first=min(30.0, prune_every),
-                         name="prune")
+        jobs.append(jq.run_repeating(self._prune_job, interval=prune_every,
+                                     first=min(30.0, prune_every), name="prune"))
         if self.settings.telegram.admins:
-            jq.run_repeating(self._alerts_job, interval=ALERT_SECONDS, first=ALERT_SECONDS,
-                             name="alerts")
+            jobs.append(jq.run_repeating(self._alerts_job, interval=ALERT_SECONDS,
+                                         first=ALERT_SECONDS, name="alerts"))
+        self._leader_jobs = jobs
 
     def _stored(self, article: Article) -> int:
         """Record an article's deliveries in the batch that stores it (see Ingestor)."""
@@ -194,13 +230,55 @@ class NewsbotApp:
             log.warning("feed had no poll scheduled; rescheduled", extra={"feed": feed.name})
             self._schedule_poll(jq, feed, 1.0)
 
+    def _claim_feed(self, feed: FeedConfig) -> bool:
+        """Whether this process polls the feed now: its lease is ours and the poll is due.
+
+        On a shared database another process may hold the lease (polling it now) or may just
+        have polled it (its ``next_poll_at`` moved on); then this one leaves it.
+        """
+        if not self.repo.shared:
+            return True
+        lease = f"feed:{feed.url}"
+        try:
+            if not self.repo.try_lease(lease, self.holder, FEED_LEASE_SECONDS):
+                return False
+            state = self.repo.get_feed_state(feed.url)
+            if state and state.next_poll_at and \
+                    state.next_poll_at > self.clock.now() + timedelta(seconds=0.05):
+                self.repo.release_lease(lease, self.holder)
+                return False
+        except StorageError:
+            return False
+        return True
+
+    async def _keep_feed_lease(self, feed: FeedConfig) -> None:
+        """Renew a feed's lease while its poll runs (full-text polls can be long)."""
+        while True:
+            await asyncio.sleep(FEED_RENEW_SECONDS)
+            with contextlib.suppress(StorageError):
+                self.repo.try_lease(f"feed:{feed.url}", self.holder, FEED_LEASE_SECONDS)
+
+    def _release_feed(self, feed: FeedConfig) -> None:
+        if self.repo.shared:
+            with contextlib.suppress(StorageError):
+                self.repo.release_lease(f"feed:{feed.url}", self.holder)
+
     async def _poll_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         feed = context.job.data if context.job else None
         assert isinstance(feed, FeedConfig)
         self._polling.add(feed.url)
         self._poll_started[feed.url] = time.monotonic()
+        claimed = False
         try:
-            result = await self.ingestor.poll(feed)
+            claimed = self._claim_feed(feed)
+            if not claimed:
+                return
+            renewing = asyncio.create_task(self._keep_feed_lease(feed), name="feed-lease")
+            try:
+                result = await self.ingestor.poll(feed)
+            finally:
+                renewing.cancel()
+                self._release_feed(feed)
             self._last_poll = self.clock.now()
             if result.articles:
                 self.delivery.kick()
@@ -221,14 +299,23 @@ class NewsbotApp:
                     state = self.repo.get_feed_state(feed.url)
                 except StorageError:
                     state = None  # the store is away: poll again after the usual interval
-                wait = self._timer(float(feed.interval_seconds))
+                if state and state.last_success and (self._last_poll is None
+                                                     or state.last_success > self._last_poll):
+                    self._last_poll = state.last_success  # polled here or by another process
+                wait = self._timer(float(feed.interval_seconds) if claimed else
+                                   min(float(feed.interval_seconds), FEED_RETRY_SECONDS))
                 if state and state.next_poll_at:
-                    wait = self._timer(max(0.5, (state.next_poll_at
-                                                 - self.clock.now()).total_seconds()))
+                    ahead = (state.next_poll_at - self.clock.now()).total_seconds()
+                    if claimed or ahead > 0:
+                        wait = self._timer(max(0.5, ahead))
                 self._schedule_poll(context.job_queue, feed, wait)
 
     async def _tick_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.delivery.tick()
+
+    async def _wake_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        with contextlib.suppress(StorageError):  # the store is away; the next one retries
+            self.delivery.kick()
 
     async def _checkpoint_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.repo.checkpoint()
@@ -303,33 +390,60 @@ class NewsbotApp:
             if self._stop.is_set() or not await self._initialize():
                 return
             self.delivery.sender = TelegramSender(app.bot)
-            await self._set_commands()
             await app.start()
-            assert app.updater is not None
             webhook = self.settings.telegram.webhook_url
-            if webhook:
-                await self._start_webhook(webhook)
-            else:
-                await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=20,
-                                                poll_interval=0.0,
-                                                error_callback=_polling_failed)
-                log.info("polling for updates")
+            if webhook and self.role != "ingest":
+                # Every process serves the webhook: a load balancer may pick any of them.
+                await self._serve_webhook(webhook)
             self._schedule_jobs()
-            self.delivery.kick()
+            if self.leader is not None:
+                self.leader.start()
             await self._stop.wait()
             log.info("shutting down")
         finally:
             await self._shutdown()
 
-    async def _start_webhook(self, webhook: str) -> None:
-        """Serve the webhook path on ``webhook_listen`` and register the URL with Telegram.
+    async def _lead(self) -> None:
+        """Become the leader: the command menu, updates, the schedule and sending."""
+        app = self.application
+        assert app.updater is not None
+        await self._set_commands()
+        webhook = self.settings.telegram.webhook_url
+        if webhook:
+            await app.bot.set_webhook(webhook, secret_token=self._webhook_secret,
+                                      allowed_updates=Update.ALL_TYPES)
+            log.info("webhook registered", extra={"url": webhook})
+        elif not app.updater.running:
+            await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=20,
+                                            poll_interval=0.0, error_callback=_polling_failed)
+            log.info("polling for updates")
+        self._schedule_leader_jobs()
+        self.delivery.dispatching = True
+        self.delivery.kick()
+
+    async def _stand_by(self) -> None:
+        """Stop leading: no more getUpdates, sending or scheduled jobs from this process."""
+        self.delivery.dispatching = False
+        for job in self._leader_jobs:
+            job.schedule_removal()
+        self._leader_jobs = []
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await asyncio.wait_for(updater.stop(), 5.0)
+
+    async def _serve_webhook(self, webhook: str) -> None:
+        """Serve the webhook path on ``webhook_listen``; the leader registers the URL.
 
         Our own aiohttp listener rather than PTB's: it refuses bodies over 1 MB and requests
-        without the secret before reading them (PTB's reads up to 100 MB first).
+        without the secret before reading them (PTB's reads up to 100 MB first). Without
+        ``TELEGRAM_WEBHOOK_SECRET`` a secret is generated; on a database the first process
+        keeps it there and every other one uses the same.
         """
         configured = self.settings.webhook_secret
-        secret = configured.reveal() if configured is not None else secrets.token_urlsafe(32)
+        secret = configured.reveal() if configured is not None else \
+            self.repo.shared_value("webhook_secret", secrets.token_urlsafe(32))
         register_secret(secret)
+        self._webhook_secret = secret
         # The proxy forwards the public URL's path; Telegram posts exactly there.
         path = urlsplit(webhook).path
         application = self.application
@@ -345,8 +459,6 @@ class NewsbotApp:
         except OSError as exc:
             raise NewsbotError(f"telegram.webhook_listen {listen}: can't listen "
                                f"({exc.strerror or exc})") from None
-        await application.bot.set_webhook(webhook, secret_token=secret,
-                                          allowed_updates=Update.ALL_TYPES)
         log.info("webhook mode", extra={"listen": listen})
 
     async def _initialize(self) -> bool:
@@ -374,6 +486,8 @@ class NewsbotApp:
     async def _shutdown(self) -> None:
         app = self.application
         self.ingestor.stop()
+        if self.leader is not None:
+            await self.leader.stop()
         await self.services.outbox.close(grace=1.0)
         await self.services.edits.close(grace=1.0)
         try:
@@ -399,6 +513,9 @@ class NewsbotApp:
         if self.metrics is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.metrics.stop(), 2.0)
+        if self.leader is not None:
+            # Sends are settled: a standby may lead now without sending anything twice.
+            self.leader.release()
         await self.fetcher.close()
         self.ingestor.close()
         self.repo.close()

@@ -61,7 +61,8 @@ class ChatService:
         self.settings = settings
         self.clock = clock
         self.topics = {t.id: t for t in settings.topics}
-        self._own_matcher: TopicMatcher | None = None
+        # (chats_version it was built at, matcher): another process's change shows too
+        self._own_matcher: tuple[int, TopicMatcher] | None = None
 
     # -------------------------------------------------------------- lookup
     def get(self, key: ChatKey) -> Chat | None:
@@ -91,14 +92,15 @@ class ChatService:
 
     def own_matcher(self) -> TopicMatcher:
         """A matcher over every chat's keyword topics, owners ``<chat key>|<topic id>``."""
-        if self._own_matcher is None:
+        version = self.repo.chats_version
+        if self._own_matcher is None or self._own_matcher[0] != version:
             matcher = TopicMatcher()
             for chat in self.repo.chats():
                 if chat.active:
                     for topic in chat.own_topics:
                         matcher.add(topic, owner=f"{chat.key.encode()}|{topic.id}")
-            self._own_matcher = matcher
-        return self._own_matcher
+            self._own_matcher = (version, matcher)
+        return self._own_matcher[1]
 
     def invalidate(self) -> None:
         """Drop the keyword matcher after keyword topics or chat activity changed."""

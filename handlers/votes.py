@@ -16,6 +16,7 @@ from bot.votes import VoteOutcome
 from handlers.replies import services, ui_language
 
 log = logging.getLogger(__name__)
+MAX_RELABELS = 5  # edits of one message per press, while other presses keep moving totals
 _TOASTS = {VoteOutcome.COUNTED: "vote_counted", VoteOutcome.MOVED: "vote_moved",
            VoteOutcome.SAME: "vote_same", VoteOutcome.STALE: "vote_stale"}
 
@@ -48,19 +49,26 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
     async def relabel() -> None:
         # Reads the stored totals when the edit is made: with edits coalesced per message
-        # (bot/delivery/edits.py) the last edit always carries the latest totals.
-        new_rows = replace_vote_row(shown[0], article_id, s.votes.totals(article_id))
-        if new_rows == shown[0]:
-            return
-        try:
-            await context.bot.edit_message_reply_markup(chat_id, message_id,
-                                                        reply_markup=keyboard(new_rows))
+        # (bot/delivery/edits.py) the last edit of this process carries the latest totals.
+        # Another process may edit the same message with totals it read earlier, and its
+        # edit may land after ours; so after each edit the totals are read again and the
+        # edit repeated until they stand still. Whichever process edits last then re-reads
+        # totals that include every vote stored before its edit returned.
+        for _ in range(MAX_RELABELS):
+            new_rows = replace_vote_row(shown[0], article_id, s.votes.totals(article_id))
+            if new_rows == shown[0]:
+                return
+            try:
+                await context.bot.edit_message_reply_markup(chat_id, message_id,
+                                                            reply_markup=keyboard(new_rows))
+            except BadRequest as exc:
+                if "not modified" not in exc.message.lower():
+                    log.info("vote buttons not updated", extra={"error": exc.message})
+                    return
+            except TelegramError as exc:
+                log.info("vote buttons not updated", extra={"error": str(exc)})
+                return
             shown[0] = new_rows
-        except BadRequest as exc:
-            if "not modified" not in exc.message.lower():
-                log.info("vote buttons not updated", extra={"error": exc.message})
-        except TelegramError as exc:
-            log.info("vote buttons not updated", extra={"error": str(exc)})
 
     s.edits.request((chat_id, message_id), relabel)
 

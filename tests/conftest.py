@@ -113,12 +113,13 @@ class BotProcess:
                     **(env or {})}
         self.env.pop("NEWSBOT_DATA_DIR", None)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.args: list[str] = []  # more arguments of ``newsbot run``
         self.log_path = config.parent / f"bot-{time.monotonic_ns()}.log"
 
     def start(self, wait: bool = True) -> BotProcess:
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--config", str(self.config)],
+            [sys.executable, "-m", "bot", "run", "--config", str(self.config), *self.args],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
         if wait:
             calls_before = len(self.emulator.calls)

@@ -90,6 +90,9 @@ class DeliveryService:
         self.chats = chats
         self.pacer = pacer or Pacer()
         self.sender: TelegramSender | None = None
+        # Whether this process sends deliveries and digests: only the leader does (see
+        # bot/roles.py); the others still answer /digest.
+        self.dispatching = True
         self._workers: dict[int, asyncio.Task[None]] = {}
         # chat id -> (lock, holders and waiters); entries go when nobody holds or waits, so
         # the dict is as large as the chats being sent to, not every chat ever seen
@@ -219,10 +222,12 @@ class DeliveryService:
 
     def kick(self) -> None:
         """Start senders for chats whose pending articles can go now."""
-        if self._closing or self.sender is None:
+        if self._closing or self.sender is None or not self.dispatching:
             return
         now = self.clock.now()
         for key in self.repo.pending_chats():
+            if self._busy(key.chat_id):
+                continue  # its worker sends this too; no need to look the chat up
             chat = self.repo.get_chat(key)
             if chat is None or not chat.active:
                 self._drop_pending(key, "chat inactive")
@@ -232,13 +237,19 @@ class DeliveryService:
 
     async def tick(self) -> None:
         """Periodic job: send due digests and alerts held by quiet hours or retries."""
-        if self._closing or self.sender is None:
+        if self._closing or self.sender is None or not self.dispatching:
             return
         now = self.clock.now()
         for chat in self.repo.chats():
             if self.digest_due(chat, now):
                 self._start(chat.key.chat_id)
         self.kick()
+
+    def _busy(self, chat_id: int) -> bool:
+        """A worker for the chat runs, or it is backing off (its retry restarts it)."""
+        task = self._workers.get(chat_id)
+        return (task is not None and not task.done()) or \
+            self._backoff_until.get(chat_id, 0.0) > time.monotonic()
 
     def _start(self, chat_id: int, *, retry: bool = False) -> None:
         task = self._workers.get(chat_id)
@@ -271,7 +282,7 @@ class DeliveryService:
         async with self._lock(chat_id):
             try:
                 for chat in list(self.repo.threads_of(chat_id)):
-                    if self._closing:
+                    if self._closing or not self.dispatching:
                         return
                     now = self.clock.now()
                     current = self.repo.get_chat(chat.key)
@@ -292,7 +303,7 @@ class DeliveryService:
 
     async def _send_instant(self, chat: Chat) -> None:
         for delivery in self.repo.pending(chat.key):
-            if self._closing:
+            if self._closing or not self.dispatching:
                 return
             current = self.repo.get_delivery(delivery.article_id, chat.key)
             if current is None or current.status is not DeliveryStatus.PENDING:

@@ -9,7 +9,9 @@ Rules every implementation keeps:
   (a vote toast, a "subscribed" reply, a delivery marked sent) only after that point.
 * **Atomicity**: a crash at any instant leaves every data file parseable; a write is either in
   or out.
-* **One writer**: one process owns the data folder; a second gets ``StorageLockedError``.
+* **Writers**: one process owns a data folder (a second gets ``StorageLockedError``); any
+  number of bot processes share a database (``shared`` is True) and divide the work with
+  leases. ``chats_version`` then changes with any process's chat change.
 * **Errors**: implementation errors are wrapped in ``bot.errors.StorageError`` subclasses.
 """
 
@@ -171,6 +173,28 @@ class Repository(Protocol):
 
     def all_votes(self) -> Iterator[Vote]:
         """Every vote (``at`` is the article's ingest time where a backend keeps no time)."""
+        ...
+
+    # many processes --------------------------------------------------------
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may use the same store at the same time."""
+        ...
+
+    def try_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew the lease ``name`` for ``seconds``; False while another holds it."""
+        ...
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give a lease up at once, if ``holder`` has it."""
+        ...
+
+    def lease_holder(self, name: str) -> str | None:
+        """The holder of a lease that has not expired, or None."""
+        ...
+
+    def shared_value(self, name: str, candidate: str) -> str:
+        """The value every process sees under ``name``; ``candidate`` if none was kept."""
         ...
 
     # maintenance ---------------------------------------------------------

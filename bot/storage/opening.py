@@ -29,8 +29,15 @@ def is_database_url(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
 
 
-def open_location(location: str, clock: Clock | None = None) -> Repository:
+def open_location(location: str, clock: Clock | None = None, *,
+                  sole: bool = False) -> Repository:
     """Open a store: a database URL or a data folder path.
+
+    Args:
+        location: The URL or the folder.
+        clock: The bot's clock.
+        sole: Refuse a database any bot process is using, and keep bots out while open
+            (``copy-data``). A data folder is always held by one process.
 
     Raises:
         StorageError: With one line naming it (the password masked).
@@ -38,7 +45,7 @@ def open_location(location: str, clock: Clock | None = None) -> Repository:
     if is_database_url(location):
         from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
 
-        return PostgresRepository(location, clock)
+        return PostgresRepository(location, clock, lock="sole" if sole else "bot")
     from bot.storage.tinydb_store import TinyDBRepository  # noqa: PLC0415
 
     return TinyDBRepository(Path(location), clock)

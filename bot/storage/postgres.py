@@ -13,7 +13,12 @@ Rules of the Protocol as this backend keeps them (README, Design notes):
 * **Atomic**: each ``batch()`` is one transaction; a vote is one upsert plus one count.
 * **Errors**: every ``psycopg.Error`` becomes a ``StorageError``; a lost connection is opened
   again on the next call (what was staged and not committed is lost and retried by callers).
-* **One bot per database** for now: a session advisory lock, as the data folder's flock.
+* **Many processes, one bot**: every bot process holds a *shared* session advisory lock;
+  ``copy-data`` takes it *exclusively*, so it never copies a store a bot is writing and no bot
+  starts on a store being copied. Work is divided with leases (``try_lease``), see
+  ``bot/roles.py``.
+* **Caches** in any process are keyed by ``chats_version``, a counter in the database bumped
+  in the same transaction as every chat change, so a change made by another process is seen.
 * **Schema**: numbered migrations in ``MIGRATIONS``, applied at open under a transaction-level
   advisory lock, so several processes may start at once; the version is recorded.
 """
@@ -25,7 +30,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -45,7 +50,7 @@ from bot.models import (
 from bot.storage import codec
 from bot.storage.opening import masked
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Advisory lock keys: arbitrary constants, "newsbot" in ASCII split in two.
 MIGRATION_LOCK = 0x6E657773
 INSTANCE_LOCK = 0x626F7400
@@ -77,7 +82,20 @@ MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (article_id, user_id));
     CREATE TABLE feeds (url text PRIMARY KEY, doc jsonb NOT NULL);
     """,
+    # Many processes as one bot: leases divide the work, shared values (the generated webhook
+    # secret) are made once, and a counter tells every process's caches that a chat changed.
+    2: """
+    CREATE TABLE leases (
+        name text PRIMARY KEY, holder text NOT NULL, until timestamptz NOT NULL);
+    CREATE TABLE shared_values (name text PRIMARY KEY, value text NOT NULL);
+    CREATE TABLE chat_changes (
+        id int PRIMARY KEY CHECK (id = 1), version bigint NOT NULL);
+    INSERT INTO chat_changes VALUES (1, 0);
+    """,
 }
+# How a process holds the instance lock: bots share it, copy-data holds it alone, and the
+# doctor (and benchmarks) look without it.
+LockMode = Literal["bot", "sole", "none"]
 
 
 def _problem(exc: psycopg.Error) -> str:
@@ -90,14 +108,13 @@ class PostgresRepository:
     """The Repository Protocol on a PostgreSQL database."""
 
     def __init__(self, url: str, clock: Clock | None = None, *,
-                 exclusive: bool = True) -> None:
+                 lock: LockMode = "bot") -> None:
         self.url = url
         self.clock = clock or SystemClock()
-        self._exclusive = exclusive
+        self._lock = lock
         self._conn: psycopg.Connection[Any] | None = None
         self._depth = 0          # open batch() blocks
         self._staging = False    # staged writes wait in the open transaction
-        self._version = 0
         self._retry_at = 0.0     # monotonic time before which no reconnect is tried
         self.write_seconds: list[float] = []
         self._connect(first=True)
@@ -118,15 +135,18 @@ class PostgresRepository:
             raise StorageError(f"can't connect to the database {masked(self.url)}: "
                                f"{_problem(exc)}") from None
         try:
-            if self._exclusive:
-                got = conn.execute("SELECT pg_try_advisory_lock(%s)",
-                                   (INSTANCE_LOCK,)).fetchone()
+            if self._lock != "none":
+                how = "pg_try_advisory_lock" if self._lock == "sole" \
+                    else "pg_try_advisory_lock_shared"
+                got = conn.execute(f"SELECT {how}(%s)", (INSTANCE_LOCK,)).fetchone()
                 conn.commit()
                 if not got or not got[0]:
                     conn.close()
                     raise StorageLockedError(
                         f"{masked(self.url)}: the database is in use by another newsbot "
-                        "process; stop it first")
+                        "process; stop it first" if self._lock == "sole" else
+                        f"{masked(self.url)}: the database is being copied by newsbot "
+                        "copy-data; start the bot when it has finished")
             if first:
                 self._migrate(conn)
         except psycopg.Error as exc:
@@ -279,10 +299,15 @@ class PostgresRepository:
 
     def put_chat(self, chat: Chat) -> None:
         """Insert or replace a chat durably."""
-        self._write("INSERT INTO chats VALUES (%s, %s, %s) ON CONFLICT (chat_id, thread_id) "
-                    "DO UPDATE SET doc = EXCLUDED.doc",
-                    (chat.key.chat_id, chat.key.thread_id, Jsonb(codec.chat_out(chat))))
-        self._version += 1
+        with self.batch():
+            self._write("INSERT INTO chats VALUES (%s, %s, %s) ON CONFLICT (chat_id, thread_id) "
+                        "DO UPDATE SET doc = EXCLUDED.doc",
+                        (chat.key.chat_id, chat.key.thread_id, Jsonb(codec.chat_out(chat))))
+            self._chat_changed()
+
+    def _chat_changed(self) -> None:
+        # In the transaction of the change: a reader that sees the new number sees the change.
+        self._write("UPDATE chat_changes SET version = version + 1 WHERE id = 1")
 
     def chats(self) -> Iterator[Chat]:
         """Iterate over all chats."""
@@ -291,8 +316,8 @@ class PostgresRepository:
 
     @property
     def chats_version(self) -> int:
-        """Changes whenever this process changes a chat (for its caches)."""
-        return self._version
+        """Changes whenever any process changes a chat (for caches)."""
+        return int(self._query("SELECT version FROM chat_changes WHERE id = 1")[0][0])
 
     def threads_of(self, chat_id: int) -> list[Chat]:
         """Return every stored key (thread) of one Telegram chat."""
@@ -315,7 +340,7 @@ class PostgresRepository:
                                 (d.article_id, old, chat.key.thread_id))
                     self.add_deliveries([moved])
             self._write("DELETE FROM chats WHERE chat_id = %s", (old,))
-        self._version += 1
+            self._chat_changed()
 
     # ------------------------------------------------------------------ articles
     def add_article(self, article: Article) -> None:
@@ -462,6 +487,42 @@ class PostgresRepository:
     def feed_states(self) -> list[FeedState]:
         """Return the poll state of every known feed."""
         return [codec.feed_in(r[0]) for r in self._query("SELECT doc FROM feeds ORDER BY url")]
+
+    # ------------------------------------------------------------------ many processes
+    @property
+    def shared(self) -> bool:
+        """Other processes may use this database at the same time."""
+        return True
+
+    def try_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew the lease ``name`` for ``seconds``; False while another holds it.
+
+        The database's clock decides expiry, so the machines' clocks need not agree.
+        """
+        rows = self._write(
+            "INSERT INTO leases VALUES (%s, %s, clock_timestamp() + make_interval(secs => %s)) "
+            "ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until "
+            "WHERE leases.holder = EXCLUDED.holder OR leases.until < clock_timestamp() "
+            "RETURNING 1", (name, holder, float(seconds)))
+        return bool(rows)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up at once (if ``holder`` has it), so another may take it."""
+        self._write("DELETE FROM leases WHERE name = %s AND holder = %s", (name, holder))
+
+    def lease_holder(self, name: str) -> str | None:
+        """Who holds the lease now (None when nobody, or it expired)."""
+        rows = self._query("SELECT holder FROM leases WHERE name = %s AND "
+                           "until >= clock_timestamp()", (name,))
+        return str(rows[0][0]) if rows else None
+
+    def shared_value(self, name: str, candidate: str) -> str:
+        """The value kept under ``name``; ``candidate`` is kept first when there is none."""
+        with self.batch():
+            self._write("INSERT INTO shared_values VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                        (name, candidate))
+            rows = self._run("SELECT value FROM shared_values WHERE name = %s", (name,))
+        return str(rows[0][0])
 
     # ------------------------------------------------------------------ maintenance
     def prune(self, before: datetime) -> int:

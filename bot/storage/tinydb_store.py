@@ -212,6 +212,8 @@ class TinyDBRepository:
         self._dirty: set[str] = set()
         self._chats_version = 0
         self.write_seconds: list[float] = []
+        # One process owns the folder, so leases only ever divide work inside it.
+        self._leases: dict[str, tuple[str, float]] = {}
 
         self._chats: dict[ChatKey, Chat] = {}
         self._threads: dict[int, set[ChatKey]] = defaultdict(set)
@@ -791,6 +793,36 @@ class TinyDBRepository:
     def feed_states(self) -> list[FeedState]:
         """Return the poll state of every known feed."""
         return list(self._feeds.values())
+
+    # ------------------------------------------------------------------ many processes
+    @property
+    def shared(self) -> bool:
+        """False: one process owns a data folder (the folder lock)."""
+        return False
+
+    def try_lease(self, name: str, holder: str, seconds: float) -> bool:
+        """Take or renew the lease ``name``; only this process can ask, so it nearly always may."""
+        now = time.monotonic()
+        current = self._leases.get(name)
+        if current is not None and current[0] != holder and current[1] >= now:
+            return False
+        self._leases[name] = (holder, now + seconds)
+        return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up at once."""
+        if self._leases.get(name, ("", 0.0))[0] == holder:
+            del self._leases[name]
+
+    def lease_holder(self, name: str) -> str | None:
+        """Who holds the lease now."""
+        current = self._leases.get(name)
+        return current[0] if current is not None and current[1] >= time.monotonic() else None
+
+    def shared_value(self, name: str, candidate: str) -> str:
+        """``candidate``: nothing else can share a data folder's values."""
+        del name
+        return candidate
 
     # ------------------------------------------------------------------ maintenance
     def prune(self, before: datetime) -> int:

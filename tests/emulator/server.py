@@ -160,6 +160,13 @@ class Emulator:
         # Stands in for a TLS-terminating reverse proxy: webhook POSTs go to this base
         # (e.g. "http://127.0.0.1:8443") with the registered URL's path.
         self.webhook_proxy: str | None = None
+        # Several replicas behind a load balancer: webhook POSTs go to these in turn.
+        self.webhook_proxies: list[str] = []
+        self._next_proxy = itertools.count()
+        # getUpdates calls made while another was still waiting, answered 409 as Telegram
+        # does when two bot processes poll at once
+        self.get_updates_conflicts = 0
+        self._polling_now = 0
         self.fail_next: int = 0
         # A network fault applied to every request before it is handled (so a failed call
         # never took effect): "drop" closes the connection, "5xx" answers 502 from a
@@ -238,8 +245,11 @@ class Emulator:
     def _post_webhook(self, hook: dict[str, Any], update: dict[str, Any],
                       secret: str | None = None) -> int:
         url = hook["url"]
-        if self.webhook_proxy:
-            url = self.webhook_proxy.rstrip("/") + urlsplit(url).path
+        proxy = self.webhook_proxy
+        if self.webhook_proxies:
+            proxy = self.webhook_proxies[next(self._next_proxy) % len(self.webhook_proxies)]
+        if proxy:
+            url = proxy.rstrip("/") + urlsplit(url).path
         req = urllib.request.Request(url, data=json.dumps(update).encode(),
                                      headers={"Content-Type": "application/json"})
         token = secret if secret is not None else hook.get("secret_token")
@@ -562,15 +572,28 @@ class Emulator:
             if self.webhook is not None:
                 raise ApiError(409, "Conflict: can't use getUpdates method while webhook is "
                                     "active")
-            while True:
-                while self.updates and self.updates[0]["update_id"] < offset:
-                    self.updates.popleft()
-                if self.updates:
-                    return list(itertools.islice(self.updates, 0, limit))
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return []
-                self.lock.wait(remaining)
+            # As Telegram: a newer getUpdates ends one still waiting with 409 Conflict.
+            if self._polling_now:
+                self.get_updates_conflicts += 1
+            self._polling_now = me = self._polling_now + 1
+            self.lock.notify_all()
+            try:
+                while True:
+                    if self._polling_now != me:
+                        raise ApiError(409, "Conflict: terminated by other getUpdates "
+                                            "request; make sure that only one bot instance "
+                                            "is running")
+                    while self.updates and self.updates[0]["update_id"] < offset:
+                        self.updates.popleft()
+                    if self.updates:
+                        return list(itertools.islice(self.updates, 0, limit))
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return []
+                    self.lock.wait(remaining)
+            finally:
+                if self._polling_now == me:
+                    self._polling_now = 0
 
     def m_setWebhook(self, params: dict[str, Any]) -> Any:  # noqa: N802
         url = str(params["url"])

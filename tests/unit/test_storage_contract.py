@@ -6,6 +6,7 @@ that durability is what is checked, not a process's memory.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -145,10 +146,62 @@ def test_prune_keeps_what_is_still_pending(open_store: Opener) -> None:
     assert repo.get_article(old_pending.id) is not None and repo.get_article(new.id) is not None
 
 
-def test_a_second_owner_is_refused(open_store: Opener) -> None:
-    open_store()
-    with pytest.raises(StorageLockedError, match="another newsbot process"):
-        open_store()
+def test_a_second_owner_is_refused_where_the_store_cannot_be_shared(open_store: Opener) -> None:
+    first = open_store()
+    if first.shared:
+        second = open_store()  # a second bot process on the same database is welcome
+        assert second.shared
+    else:
+        with pytest.raises(StorageLockedError, match="another newsbot process"):
+            open_store()
+
+
+def test_leases_divide_work_between_holders(open_store: Opener) -> None:
+    repo = open_store()
+    other = open_store() if repo.shared else repo  # another process where there can be one
+    assert repo.try_lease("feed:a", "p1", 5.0)
+    assert not other.try_lease("feed:a", "p2", 5.0), "held by p1"
+    assert other.lease_holder("feed:a") == "p1"
+    assert repo.try_lease("feed:a", "p1", 5.0), "the holder renews"
+    assert other.try_lease("feed:b", "p2", 5.0), "another name is free"
+    other.release_lease("feed:a", "p2")  # not its lease: nothing happens
+    assert repo.lease_holder("feed:a") == "p1"
+    repo.release_lease("feed:a", "p1")
+    assert repo.lease_holder("feed:a") is None
+    assert other.try_lease("feed:a", "p2", 0.2)
+    time.sleep(0.3)
+    assert repo.lease_holder("feed:a") is None, "expired"
+    assert repo.try_lease("feed:a", "p1", 5.0), "an expired lease is taken over"
+
+
+def test_shared_values_and_chat_changes_are_seen_by_every_process(open_store: Opener) -> None:
+    repo = open_store()
+    assert repo.shared_value("webhook_secret", "first") == "first"
+    if not repo.shared:
+        return
+    other = open_store()
+    assert other.shared_value("webhook_secret", "second") == "first", "made once"
+    before = other.chats_version
+    repo.put_chat(chat(7))
+    assert other.chats_version != before
+    seen = other.chats_version
+    repo.move_chat(7, 8)
+    assert other.chats_version != seen
+    assert [c.key for c in other.chats()] == [ChatKey(8)]
+
+
+def test_a_database_being_copied_keeps_bots_out_and_the_other_way(database_url: str) -> None:
+    from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+
+    bot = PostgresRepository(database_url)
+    with pytest.raises(StorageLockedError, match="in use by another newsbot process"):
+        PostgresRepository(database_url, lock="sole")
+    bot.close()
+    copying = PostgresRepository(database_url, lock="sole")
+    with pytest.raises(StorageLockedError, match="being copied"):
+        PostgresRepository(database_url)
+    copying.close()
+    PostgresRepository(database_url).close()
 
 
 def test_postgres_errors_are_one_line_with_the_password_masked(database_url: str) -> None:
