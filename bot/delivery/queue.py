@@ -262,8 +262,14 @@ class DeliveryService:
                                                      name=f"deliver-{chat_id}")
 
     @contextlib.asynccontextmanager
-    async def _lock(self, chat_id: int) -> AsyncIterator[None]:
-        """One sender per chat at a time."""
+    async def _lock(self, chat_id: int, wait: float = 0.0) -> AsyncIterator[bool]:
+        """One sender per chat at a time, in this process and (on a database) in any.
+
+        Yields:
+            Whether the chat is this sender's. Another process may hold it on a shared
+            database (a standby sending a /digest asked of it); after ``wait`` seconds of
+            trying the caller leaves the chat to it.
+        """
         entry = self._locks.get(chat_id)
         if entry is None:
             entry = self._locks[chat_id] = (asyncio.Lock(), [0])
@@ -271,7 +277,20 @@ class DeliveryService:
         users[0] += 1
         try:
             async with lock:
-                yield
+                if not self.repo.shared:
+                    yield True
+                    return
+                name = f"chat:{chat_id}"
+                deadline = time.monotonic() + wait
+                # Another process's lock can only be polled for: nothing here is told.
+                while not (held := self.repo.try_lock(name)) and time.monotonic() < deadline:  # noqa: ASYNC110
+                    await asyncio.sleep(0.25)
+                try:
+                    yield held
+                finally:
+                    if held:
+                        with contextlib.suppress(StorageError):
+                            self.repo.unlock(name)
         finally:
             users[0] -= 1
             if not users[0]:
@@ -279,8 +298,10 @@ class DeliveryService:
 
     # ------------------------------------------------------------------ sending
     async def _drain(self, chat_id: int) -> None:
-        async with self._lock(chat_id):
+        async with self._lock(chat_id) as mine:
             try:
+                if not mine:
+                    return  # another process sends to it now; the next tick looks again
                 for chat in list(self.repo.threads_of(chat_id)):
                     if self._closing or not self.dispatching:
                         return
@@ -509,7 +530,9 @@ class DeliveryService:
         chat = self.repo.get_chat(key)
         if chat is None:
             return 0
-        async with self._lock(key.chat_id):
+        async with self._lock(key.chat_id, wait=30.0) as mine:
+            if not mine:
+                raise StorageError("another process kept the chat busy for 30 s")
             return await self._send_digest(chat, scheduled=False)
 
     async def _send_digest(self, chat: Chat, *, scheduled: bool) -> int:

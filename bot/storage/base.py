@@ -197,6 +197,18 @@ class Repository(Protocol):
         """The value every process sees under ``name``; ``candidate`` if none was kept."""
         ...
 
+    def try_lock(self, name: str) -> bool:
+        """Hold the lock ``name`` until ``unlock`` or this process ends; False if another has it.
+
+        For short exclusive work (sending to one chat). Not re-entrant across processes;
+        within one process callers serialise themselves first.
+        """
+        ...
+
+    def unlock(self, name: str) -> None:
+        """Release a lock taken with ``try_lock``."""
+        ...
+
     # maintenance ---------------------------------------------------------
     def prune(self, before: datetime) -> int:
         """Drop articles ingested before ``before`` with their votes and deliveries.

@@ -524,6 +524,15 @@ class PostgresRepository:
             rows = self._run("SELECT value FROM shared_values WHERE name = %s", (name,))
         return str(rows[0][0])
 
+    def try_lock(self, name: str) -> bool:
+        """A session advisory lock: no write, gone with the process (or its connection)."""
+        rows = self._query("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (name,))
+        return bool(rows[0][0])
+
+    def unlock(self, name: str) -> None:
+        """Release a ``try_lock`` lock."""
+        self._query("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (name,))
+
     # ------------------------------------------------------------------ maintenance
     def prune(self, before: datetime) -> int:
         """Drop articles ingested before ``before`` with their votes and deliveries.

@@ -824,6 +824,15 @@ class TinyDBRepository:
         del name
         return candidate
 
+    def try_lock(self, name: str) -> bool:
+        """True: no other process can share the folder."""
+        del name
+        return True
+
+    def unlock(self, name: str) -> None:
+        """Nothing to release."""
+        del name
+
     # ------------------------------------------------------------------ maintenance
     def prune(self, before: datetime) -> int:
         """Drop articles ingested before ``before`` with their votes and deliveries.

@@ -174,6 +174,20 @@ def test_leases_divide_work_between_holders(open_store: Opener) -> None:
     assert repo.try_lease("feed:a", "p1", 5.0), "an expired lease is taken over"
 
 
+def test_locks_are_exclusive_between_processes(open_store: Opener) -> None:
+    repo = open_store()
+    assert repo.try_lock("chat:5")
+    if repo.shared:
+        other = open_store()
+        assert not other.try_lock("chat:5"), "held by the first process"
+        assert other.try_lock("chat:6")
+        repo.unlock("chat:5")
+        assert other.try_lock("chat:5")
+        other.close()  # a process that ends lets go of its locks
+        assert repo.try_lock("chat:5")
+    repo.unlock("chat:5")
+
+
 def test_shared_values_and_chat_changes_are_seen_by_every_process(open_store: Opener) -> None:
     repo = open_store()
     assert repo.shared_value("webhook_secret", "first") == "first"
