@@ -46,6 +46,14 @@ class ApiError(Exception):
         self.parameters = parameters
 
 
+class Superseded(ApiError):
+    """A waiting getUpdates ended by a newer one (counted in ``get_updates_conflicts``).
+
+    Not an error of the newer caller's; the older one is often a poll its client already
+    gave up (a poller stopping makes one last call), so it is not listed in ``errors``.
+    """
+
+
 def load_spec() -> dict[str, Any]:
     """The methods of the Bot API spec when the shared corpus has it, else PTB's."""
     if SPEC_PATH.is_file():
@@ -553,6 +561,8 @@ class Emulator:
                     self.fail_next -= 1
                 raise ApiError(self.fail_status, "Internal Server Error")
             return handler(params)
+        except Superseded:
+            raise
         except ApiError as exc:
             with self.lock:
                 self.errors.append((method, exc.description))
@@ -580,7 +590,7 @@ class Emulator:
             try:
                 while True:
                     if self._polling_now != me:
-                        raise ApiError(409, "Conflict: terminated by other getUpdates "
+                        raise Superseded(409, "Conflict: terminated by other getUpdates "
                                             "request; make sure that only one bot instance "
                                             "is running")
                     while self.updates and self.updates[0]["update_id"] < offset:

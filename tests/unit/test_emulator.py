@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -143,3 +145,24 @@ def test_both_spec_sources_catch_unknown_and_missing_parameters(source: str) -> 
         assert call(emu, "sendTelepathy", chat_id=1)[0] == 404
     finally:
         emu.stop()
+
+
+def test_a_second_poller_ends_the_first_with_409_as_telegram_does() -> None:
+    e = Emulator().start()
+    try:
+        first: list[tuple[int, dict[str, Any]]] = []
+        waiting = threading.Thread(target=lambda: first.append(call(e, "getUpdates",
+                                                                    timeout=3)))
+        waiting.start()
+        e.wait_for(lambda: any(m == "getUpdates" for m, _ in e.calls))
+        time.sleep(0.2)
+        status, body = call(e, "getUpdates", timeout=0)
+        waiting.join(5)
+        assert status == 200 and body["ok"], "the newer poller is served"
+        assert first[0][0] == 409 and "terminated by other getUpdates" in \
+            first[0][1]["description"]
+        assert e.get_updates_conflicts == 1
+        status, _ = call(e, "getUpdates", timeout=0)
+        assert status == 200 and e.get_updates_conflicts == 1, "one after another is fine"
+    finally:
+        e.stop()
