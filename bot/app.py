@@ -54,9 +54,11 @@ FIRST_POLL_SPREAD = 2.0
 FEED_LEASE_SECONDS = 20.0
 FEED_RENEW_SECONDS = 5.0
 FEED_RETRY_SECONDS = 5.0  # after another process had the lease
-# On a shared database another process may store the articles: the leader looks for new
-# pending deliveries this often (a tick is heavier: it looks at every chat's digest).
+# On a shared database another process may store the articles: their commit notifies the
+# leader (LISTEN/NOTIFY), and it looks for new pending deliveries this often anyway (a tick is
+# heavier: it looks at every chat's digest).
 WAKE_SECONDS = 1.0
+WAKE_SPACING = 0.1  # notifications closer than this share one look
 
 COMMANDS = [
     ("help", "What newsbot does and how to use it"),
@@ -116,6 +118,7 @@ class NewsbotApp:
         if role != "ingest":
             self.leader = LeaderRole(self.repo, self.holder, self._lead, self._stand_by)
         self._leader_jobs: list[Any] = []
+        self._listener: asyncio.Task[None] | None = None
         self._webhook_secret = ""
         self._stop = asyncio.Event()
         self.alerts = AlertTracker()
@@ -420,10 +423,28 @@ class NewsbotApp:
         self._schedule_leader_jobs()
         self.delivery.dispatching = True
         self.delivery.kick()
+        if self.repo.shared:
+            self._listener = asyncio.create_task(self._listen_for_deliveries(),
+                                                 name="pending-listener")
+
+    async def _listen_for_deliveries(self) -> None:
+        """Send what another process stored as soon as its commit says so."""
+        last = 0.0
+        async for _ in self.repo.pending_signals():
+            if time.monotonic() - last < WAKE_SPACING:
+                continue  # a burst: the look just made (or the next wake job) covers it
+            last = time.monotonic()
+            with contextlib.suppress(StorageError):
+                self.delivery.kick()
 
     async def _stand_by(self) -> None:
         """Stop leading: no more getUpdates, sending or scheduled jobs from this process."""
         self.delivery.dispatching = False
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
         for job in self._leader_jobs:
             job.schedule_removal()
         self._leader_jobs = []

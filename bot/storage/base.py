@@ -17,7 +17,7 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -195,6 +195,10 @@ class Repository(Protocol):
 
     def shared_value(self, name: str, candidate: str) -> str:
         """The value every process sees under ``name``; ``candidate`` if none was kept."""
+        ...
+
+    def pending_signals(self) -> AsyncIterator[None]:
+        """Yield whenever another process may have recorded pending deliveries."""
         ...
 
     def try_lock(self, name: str) -> bool:

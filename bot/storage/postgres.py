@@ -25,9 +25,11 @@ Rules of the Protocol as this backend keeps them (README, Design notes):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal
@@ -50,7 +52,10 @@ from bot.models import (
 from bot.storage import codec
 from bot.storage.opening import masked
 
+log = logging.getLogger(__name__)
 SCHEMA_VERSION = 2
+# NOTIFY channel: a transaction that records pending deliveries wakes the leader's sender.
+PENDING_CHANNEL = "newsbot_pending"
 # Advisory lock keys: arbitrary constants, "newsbot" in ASCII split in two.
 MIGRATION_LOCK = 0x6E657773
 INSTANCE_LOCK = 0x626F7400
@@ -385,6 +390,9 @@ class PostgresRepository:
                     (d.article_id, d.chat.chat_id, d.chat.thread_id, d.status.value,
                      d.created_at, Jsonb(codec.delivery_out(d))))
                 added += len(rows)
+            if added:
+                # Delivered when this transaction commits, to every listening process.
+                self._write("SELECT pg_notify(%s, '')", (PENDING_CHANNEL,))
         return added
 
     def put_delivery(self, delivery: Delivery) -> None:
@@ -523,6 +531,32 @@ class PostgresRepository:
                         (name, candidate))
             rows = self._run("SELECT value FROM shared_values WHERE name = %s", (name,))
         return str(rows[0][0])
+
+    async def pending_signals(self) -> AsyncIterator[None]:
+        """Yield whenever any process has committed new pending deliveries (LISTEN/NOTIFY).
+
+        On a connection of its own (asynchronous, so waiting costs the event loop nothing).
+        It yields once after each (re)connection too, as notifications sent while it was
+        away are lost; a lost connection is opened again a second later, for ever.
+        """
+        warned = False
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self.url, application_name="newsbot-listen", autocommit=True,
+                    connect_timeout=RECONNECT_TIMEOUT)
+                async with conn:
+                    await conn.execute(f"LISTEN {PENDING_CHANNEL}")
+                    warned = False
+                    yield None
+                    async for _notice in conn.notifies():
+                        yield None
+            except psycopg.Error as exc:
+                if not warned:
+                    log.warning("not listening for new deliveries; retrying",
+                                extra={"error": _problem(exc)})
+                    warned = True
+            await asyncio.sleep(RECONNECT_PAUSE)
 
     def try_lock(self, name: str) -> bool:
         """A session advisory lock: no write, gone with the process (or its connection)."""

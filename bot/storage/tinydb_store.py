@@ -26,7 +26,7 @@ import time
 import zlib
 from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -823,6 +823,11 @@ class TinyDBRepository:
         """``candidate``: nothing else can share a data folder's values."""
         del name
         return candidate
+
+    async def pending_signals(self) -> AsyncIterator[None]:
+        """Nothing to yield: only this process records deliveries in its folder."""
+        return
+        yield  # an async generator that ends at once
 
     def try_lock(self, name: str) -> bool:
         """True: no other process can share the folder."""

@@ -7,16 +7,23 @@ replaced within 30 s, and votes pressed on two webhook replicas count exactly on
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.conftest import BotProcess, free_port, write_config
-from tests.e2e.test_postgres import publish
+from tests.conftest import ROOT, BotProcess, free_port, write_config
+from tests.e2e.test_postgres import own_server, publish
 from tests.e2e.test_webhook import wait_listening
 from tests.emulator.server import Emulator, Sent
 from tests.newsserver import NewsServer
+from tests.pg import TestPostgres
+
+__all__ = ["own_server"]  # a fixture of test_postgres's, used here too
 
 LEADING = "leading: updates"
 
@@ -25,7 +32,8 @@ def start(count: int, config: Path, emulator: Emulator, url: str,
           bot_factory: list[BotProcess], role: str = "all") -> list[BotProcess]:
     bots = []
     for _ in range(count):
-        bot = BotProcess(config, emulator, env={"NEWSBOT_DATABASE_URL": url})
+        bot = BotProcess(config, emulator, env={"NEWSBOT_DATABASE_URL": url,
+                                                "NEWSBOT_LOG_FORMAT": "json"})
         bot.args = ["--role", role]
         bots.append(bot.start(wait=False))
         bot_factory.append(bot)
@@ -127,6 +135,91 @@ def test_votes_on_two_webhook_replicas_count_exactly_once(
                       and article.buttons()[0][1][0].endswith("No (20)"), timeout=20)
     time.sleep(2)
     assert article.buttons()[0][0][0].endswith("Yes (80)")
+    for bot in bots:
+        assert bot.stop(signal.SIGTERM) == 0
+        assert "Traceback" not in bot.log(), bot.log()[-3000:]
+
+
+def test_an_ingest_worker_and_a_bot_process_split_the_work(
+        tmp_path: Path, emulator: Emulator, news: NewsServer, database_url: str,
+        bot_factory: list[BotProcess]) -> None:
+    from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+
+    publish(news)
+    config = write_config(tmp_path, [(f"{news.url}/feed.xml", "Test")])
+    [bot] = start(1, config, emulator, database_url, bot_factory, role="bot")
+    [worker] = start(1, config, emulator, database_url, bot_factory, role="ingest")
+    emulator.wait_for(lambda: LEADING in bot.log(), timeout=30)
+    emulator.inject_message(81, 81, "/follow belarus")
+    emulator.wait_sent(81, contains="Belarus")
+    hits = len(news.hits("/feed.xml"))
+    publish(news, "Minsk worker story")
+    sent = emulator.wait_for(lambda: titled(emulator, 81, "worker story"), timeout=20)[0]
+    # Stored by the worker (its poll commits the article, then logs), sent by the bot
+    # process within 2 s of that.
+    polled = [json.loads(line) for line in worker.log().splitlines() if "feed polled" in line]
+    stored_at = datetime.fromisoformat(polled[-1]["ts"]).timestamp()
+    assert sent.at - stored_at < 2.0, sent.at - stored_at
+    store = PostgresRepository(database_url, lock="none")
+    assert any("worker story" in a.title for a in store.articles_since(sent_after(0)))
+    store.close()
+    assert "feed polled" in worker.log() and "feed polled" not in bot.log()
+    assert LEADING not in worker.log(), "an ingest worker never leads"
+    assert len(news.hits("/feed.xml")) > hits
+    for process in (bot, worker):
+        assert process.stop(signal.SIGTERM) == 0
+        assert "Traceback" not in process.log(), process.log()[-3000:]
+
+
+def sent_after(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def test_roles_need_a_database(tmp_path: Path) -> None:
+    config = write_config(tmp_path, [])
+    done = subprocess.run([sys.executable, "-m", "bot", "run", "--config", str(config),
+                           "--role", "ingest"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, check=False,
+                          env={"PATH": "/usr/bin:/bin", "HOME": "/tmp",
+                               "TELEGRAM_BOT_TOKEN": "1:x"})
+    assert done.returncode == 2
+    assert "NEWSBOT_DATABASE_URL" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_database_restart_under_three_processes_loses_nothing_acknowledged(
+        tmp_path: Path, emulator: Emulator, news: NewsServer, own_server: TestPostgres,
+        bot_factory: list[BotProcess]) -> None:
+    url = own_server.database()
+    publish(news)
+    config = write_config(tmp_path, [(f"{news.url}/feed.xml", "Test")])
+    bots = start(3, config, emulator, url, bot_factory)
+    emulator.wait_for(lambda: len(leaders(bots)) == 1, timeout=30)
+    emulator.inject_message(91, 91, "/follow belarus")
+    emulator.wait_sent(91, contains="Belarus")
+    publish(news, "Minsk before the restart")
+    article = emulator.wait_for(lambda: titled(emulator, 91, "before the restart"),
+                                timeout=30)[0]
+
+    own_server.pause()
+    down_at = time.monotonic()
+    query = emulator.press(92, article, button=(0, 0))
+    answer = emulator.wait_for(lambda: emulator.answer_for(query), timeout=20)
+    assert "could not be saved" in answer.get("text", ""), "nothing acknowledged unsaved"
+    time.sleep(max(0.0, 15 - (time.monotonic() - down_at)))
+    own_server.resume()
+    back_at = time.monotonic()
+
+    publish(news, "Minsk before the restart", "Minsk after the restart")
+    emulator.wait_for(lambda: titled(emulator, 91, "after the restart"), timeout=30)
+    query = emulator.press(92, article, button=(0, 0))
+    answer = emulator.wait_for(lambda: emulator.answer_for(query), timeout=30)
+    assert "counted" in answer.get("text", ""), answer
+    emulator.wait_for(lambda: article.buttons()[0][0][0].endswith("Yes (1)"), timeout=10)
+    assert time.monotonic() - back_at < 30
+    time.sleep(3)
+    assert len(titled(emulator, 91, "before the restart")) == 1
+    assert len(titled(emulator, 91, "after the restart")) == 1
+    assert len(leaders(bots)) == 1
     for bot in bots:
         assert bot.stop(signal.SIGTERM) == 0
         assert "Traceback" not in bot.log(), bot.log()[-3000:]

@@ -6,6 +6,8 @@ that durability is what is checked, not a process's memory.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -232,3 +234,40 @@ def test_postgres_errors_are_one_line_with_the_password_masked(database_url: str
         ":9/x"
     with pytest.raises(StorageError, match="can't connect"):
         PostgresRepository(unreachable)
+
+
+async def test_recorded_deliveries_wake_listening_processes(database_url: str) -> None:
+    from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+
+    listener = PostgresRepository(database_url)
+    writer = PostgresRepository(database_url)
+    signals = listener.pending_signals()
+    try:
+        await asyncio.wait_for(anext(signals), 5)  # connected (may have missed some)
+        waiting = asyncio.ensure_future(anext(signals))
+        await asyncio.sleep(0.3)
+        assert not waiting.done(), "nothing recorded yet"
+        a = article()
+        writer.add_article(a)
+        with writer.batch():
+            writer.add_deliveries([delivery(a.id, 7)])
+        await asyncio.wait_for(waiting, 2)
+        again = asyncio.ensure_future(anext(signals))
+        writer.add_deliveries([delivery(a.id, 7)])  # already there: nothing new, no signal
+        await asyncio.sleep(0.5)
+        assert not again.done()
+        again.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await again
+    finally:
+        await signals.aclose()
+        listener.close()
+        writer.close()
+
+
+async def test_a_data_folder_has_no_other_process_to_hear_from(tmp_path: Path) -> None:
+    from bot.storage.tinydb_store import TinyDBRepository  # noqa: PLC0415
+
+    repo = TinyDBRepository(tmp_path / "data")
+    assert [s async for s in repo.pending_signals()] == []
+    repo.close()
