@@ -20,7 +20,13 @@ the data directory stays bounded under ``retention_days``; RSS stays flat; no 42
 the bot recovers within a minute of each network fault. Figures go to BENCHMARKS.md
 ("Reliability"). Exit status 1 when a check fails.
 
-Run: ``make soak`` (about 35 minutes) or ``python bench/soak.py --days 3`` for a quick look.
+With ``--processes N`` (N > 1) the bot is N ``newsbot run`` processes on one PostgreSQL
+database (embedded, started here): each restart stops a random one of them (the leader's
+SIGKILL is what can duplicate a message), and ``--db-restart`` stops the database for 15 s
+once, halfway through. Figures then go to BENCHMARKS.md ("Scaling out: soak").
+
+Run: ``make soak`` (about 35 minutes) or ``python bench/soak.py --days 3`` for a quick look;
+``python bench/soak.py --days 7 --processes 3 --db-restart`` for the many-process week.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import textwrap
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -56,6 +63,7 @@ from bench.report import write_section  # noqa: E402
 from bot.clock import ScaledClock  # noqa: E402
 from bot.models import Chat, ChatKey, ChatType, DeliveryMode, QuietHours  # noqa: E402
 from bot.render import parse_vote  # noqa: E402
+from bot.storage.base import Repository  # noqa: E402
 from bot.storage.tinydb_store import TinyDBRepository  # noqa: E402
 from bot.texts import text as ui_text  # noqa: E402
 from tests.emulator.server import Emulator, QuietHandler, QuietHTTPServer, Sent  # noqa: E402
@@ -74,6 +82,8 @@ POLL_SECONDS = 7200           # simulated
 FAULTS = ["drop", "5xx", "garbage", "slow"]
 FAULT_SECONDS = 15.0          # real
 MIN_UPTIME = 5.0              # real seconds a bot runs before the next restart
+DB_DOWN_SECONDS = 15.0       # real: the database restart of --db-restart
+LEADING = "leading: updates"
 WORD = re.compile(r"[^\W\d_]{3,}")
 HREF = re.compile(r'href="([^"]+)"')
 
@@ -353,16 +363,33 @@ def write_config(folder: Path, plan: Plan, site: str, retention: int) -> Path:
 class BotRunner:
     """Starts and stops the bot process on the shared clock."""
 
-    def __init__(self, config: Path, emulator: Emulator, clock: ScaledClock) -> None:
+    def __init__(self, config: Path, emulator: Emulator, clock: ScaledClock,
+                 database_url: str | None = None, name: str = "bot") -> None:
         self.config = config
+        self.name = name
         self.env = {**os.environ, "TELEGRAM_BOT_TOKEN": emulator.token,
                     "TELEGRAM_API_URL": emulator.base_url, "NEWSBOT_LOG_LEVEL": "INFO",
                     "SOAK_START": clock.start.isoformat(),
                     "SOAK_WALL_ANCHOR": repr(clock.wall_anchor), "SOAK_RATE": repr(clock.rate)}
         self.env.pop("NEWSBOT_DATA_DIR", None)
+        if database_url:
+            self.env["NEWSBOT_DATABASE_URL"] = database_url
         self.proc: subprocess.Popen[bytes] | None = None
         self.runs = 0
         self.started_at = 0.0
+        self.log_path = config.parent / f"{name}-00.log"
+
+    def leading(self) -> bool:
+        """Whether this run of the process leads (sends) now, as far as its log says."""
+        lines = self.log_path.read_text(errors="replace").splitlines() \
+            if self.log_path.exists() else []
+        state = False
+        for line in lines:
+            if LEADING in line:
+                state = True
+            elif "leader role lost" in line:
+                state = False
+        return state
 
     def uptime(self) -> float:
         """Real seconds since the process was started."""
@@ -371,7 +398,8 @@ class BotRunner:
     def start(self) -> None:
         self.runs += 1
         self.started_at = time.monotonic()
-        log = (self.config.parent / f"bot-{self.runs:02d}.log").open("wb")
+        self.log_path = self.config.parent / f"{self.name}-{self.runs:02d}.log"
+        log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "bench" / "soak_bot.py"), str(self.config)],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
@@ -563,9 +591,13 @@ def check_deliveries(plan: Plan, emulator: Emulator, active_end: datetime) -> Ou
     return out
 
 
-def check_votes(data: Path, clock: ScaledClock, voter: Voter) -> tuple[int, int, int, int]:
-    """Open the store (bot stopped); return (checked, lost, pruned, pending deliveries)."""
-    repo = TinyDBRepository(data, clock)
+def check_votes(open_store: Callable[[], Repository],
+                voter: Voter) -> tuple[int, int, int, int]:
+    """Open the store; return (checked, lost, pruned, pending deliveries).
+
+    The data folder is opened with the bot stopped; a database with the others running.
+    """
+    repo = open_store()
     try:
         checked = lost = pruned = 0
         in_flight: dict[tuple[str, int], set[int]] = defaultdict(set)
@@ -584,6 +616,48 @@ def check_votes(data: Path, clock: ScaledClock, voter: Voter) -> tuple[int, int,
         return checked, lost, pruned, len(repo.pending())
     finally:
         repo.close()
+
+
+class Database:
+    """Where the soak keeps the bot's data: the data folder, or an embedded PostgreSQL."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.server: Any = None
+        self.url: str | None = None
+        if postgres:
+            from tests.pg import TestPostgres  # noqa: PLC0415 - only for --processes
+
+            self.server = TestPostgres().start()
+            self.server.wait_ready()
+            self.url = self.server.database()
+
+    def open(self, data: Path, clock: ScaledClock, *, sole: bool = False) -> Repository:
+        """The store, opened beside running bots (a database) or alone (a data folder)."""
+        if self.url is None:
+            return TinyDBRepository(data, clock)
+        from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+
+        return PostgresRepository(self.url, clock, lock="sole" if sole else "none")
+
+    def size(self, data: Path) -> int:
+        """Bytes on disk: the data folder, or the database."""
+        if self.url is None:
+            return dir_bytes(data)
+        import psycopg  # noqa: PLC0415 - only for --processes
+
+        with psycopg.connect(self.url) as conn:
+            row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        return int(row[0]) if row else 0
+
+    def restart(self, down: float) -> None:
+        """Stop the server (connections cut), wait ``down`` seconds, start it again."""
+        self.server.pause()
+        time.sleep(down)
+        self.server.resume()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.stop()
 
 
 # --------------------------------------------------------------------------- the month
@@ -607,7 +681,9 @@ def run(args: argparse.Namespace) -> int:
         config = write_config(tmp, plan, site.url, args.retention_days)
         data = tmp / "data"
         seed_clock = ScaledClock(SIM_START, time.time(), rate)
-        repo = TinyDBRepository(data, seed_clock)
+        database = Database(args.processes > 1)
+        url = database.url
+        repo = database.open(data, seed_clock, sole=True)
         with repo.batch():
             for sc in plan.chats:
                 repo.put_chat(sc.chat)
@@ -615,8 +691,13 @@ def run(args: argparse.Namespace) -> int:
         repo.close()
         clock = ScaledClock(SIM_START, time.time() + 3.0, rate)
         clock_box.append(clock)
-        runner = BotRunner(config, emulator, clock)
-        runner.start()
+        runners = [BotRunner(config, emulator, clock, url, f"bot{n}")
+                   for n in range(args.processes)]
+        for runner in runners:
+            runner.start()
+        db_restart_at = SIM_START + timedelta(days=args.days / 2) if (
+            args.db_restart and url) else None
+        db_log: list[dict[str, Any]] = []
         voter = Voter(emulator, rng)
         end = SIM_START + timedelta(days=args.days)
         finish = end + timedelta(days=1)            # a quiet day for the last digests
@@ -631,6 +712,8 @@ def run(args: argparse.Namespace) -> int:
         vote_checks: list[tuple[int, int, int, int]] = []
         active_fault: tuple[str, float] | None = None
         started = time.monotonic()
+        rng_restarts = random.Random(args.seed + 2)
+        victim = rng_restarts.randrange(len(runners))
         while True:
             now = clock.now()
             wall = time.monotonic()
@@ -650,14 +733,16 @@ def run(args: argparse.Namespace) -> int:
             # A restart that falls due while the last one is still starting waits a little: a
             # signal in the interpreter's first ~0.2 s (before newsbot runs) meets Python's
             # default action, which tells nothing about newsbot.
+            runner = runners[victim]
             if restarts and restarts[0][0] <= now and active_fault is None \
                     and runner.uptime() >= MIN_UPTIME:
                 _at, kind = restarts.pop(0)
                 with emulator.lock:
                     calls_at_kill = len(emulator.calls)
                 killed_at = time.time()
+                was_leader = runner.leading()
                 code, took = runner.stop(kind)
-                checked = check_votes(data, clock, voter)
+                checked = check_votes(lambda: database.open(data, clock), voter)
                 vote_checks.append(checked)
                 with emulator.lock:
                     calls_before = len(emulator.calls)
@@ -665,16 +750,25 @@ def run(args: argparse.Namespace) -> int:
                 restart_log.append({"kind": kind, "day": (now - SIM_START).days + 1,
                                     "exit": code, "stop_s": took, "at": killed_at,
                                     "calls_at_kill": calls_at_kill,
-                                    "calls_before": calls_before})
-                print(f"  restart {len(restart_log)} ({kind}) on day "
+                                    "calls_before": calls_before, "process": runner.name,
+                                    "leader": was_leader or len(runners) == 1})
+                victim = rng_restarts.randrange(len(runners))  # the next one to stop
+                print(f"  restart {len(restart_log)} ({kind} {runner.name}"
+                      f"{', the leader' if was_leader else ''}) on day "
                       f"{(now - SIM_START).days + 1}: exit {code} in {took:.1f} s; votes "
                       f"checked {checked[0]}, lost {checked[1]}", flush=True)
+            if db_restart_at is not None and now >= db_restart_at and active_fault is None:
+                db_restart_at = None
+                database.restart(DB_DOWN_SECONDS)
+                db_log.append(recovery(emulator, "database restart", time.monotonic()))
+                print(f"  database restarted on day {(now - SIM_START).days + 1}: first "
+                      f"message {_secs(db_log[-1]['first_send'])} after", flush=True)
             if now >= next_day:
-                main_mb, total_mb = runner.rss_mb()
+                main_mb, total_mb = max(r.rss_mb() for r in runners)
                 with emulator.lock:
                     sends = len(emulator.messages)
                 days.append({"day": (next_day - SIM_START).days, "rss": main_mb,
-                             "rss_all": total_mb, "disk": dir_bytes(data) / 1e6,
+                             "rss_all": total_mb, "disk": database.size(data) / 1e6,
                              "messages": sends, "r429": emulator.count_429,
                              "lag": (clock.now() - next_day).total_seconds()})
                 print(f"  day {days[-1]['day']:>2}: {sends} messages, "
@@ -696,19 +790,21 @@ def run(args: argparse.Namespace) -> int:
                 break
             last = count
             time.sleep(5)
-        code, took = runner.stop("term")
-        restart_log.append({"kind": "final", "day": args.days + 1, "exit": code,
-                            "stop_s": took, "at": time.time()})
-        final_votes = check_votes(data, clock, voter)
+        for runner in runners:
+            code, took = runner.stop("term")
+            restart_log.append({"kind": "final", "day": args.days + 1, "exit": code,
+                                "stop_s": took, "at": time.time()})
+        final_votes = check_votes(lambda: database.open(data, clock), voter)
         vote_checks.append(final_votes)
         elapsed = time.monotonic() - started
         outcome = check_deliveries(plan, emulator, end)
-        disk_final = dir_bytes(data) / 1e6
+        disk_final = database.size(data) / 1e6
         tracebacks = sum(p.read_text(errors="replace").count("Traceback")
-                         for p in tmp.glob("bot-*.log"))
+                         for p in tmp.glob("bot*.log"))
+        database.close()
     emulator.stop()
-    return report(args, plan, outcome, days, restart_log, fault_log, vote_checks, voter,
-                  emulator, elapsed, disk_final, tracebacks)
+    return report(args, plan, outcome, days, restart_log, fault_log + db_log, vote_checks,
+                  voter, emulator, elapsed, disk_final, tracebacks)
 
 
 def killed_bots_ports(emulator: Emulator, restarts: list[dict[str, Any]]) -> list[
@@ -718,7 +814,8 @@ def killed_bots_ports(emulator: Emulator, restarts: list[dict[str, Any]]) -> lis
     since = 0
     with emulator.lock:
         for r in restarts:
-            if r["kind"] == "kill":
+            # Only the leader sends: a standby's kill can't explain a duplicate.
+            if r["kind"] == "kill" and r.get("leader", True):
                 out.append((r["at"], set(emulator.call_ports[since:r["calls_at_kill"]])))
             since = r.get("calls_before", since)
     return out
@@ -793,6 +890,7 @@ def report(args: argparse.Namespace, plan: Plan, outcome: Outcome,
     bad_stop = [r for r in restarts if r["kind"] in ("term", "final")
                 and (r["exit"] != 0 or r["stop_s"] > 10)]
     slow_faults = [f for f in faults if f["first_call"] is None or f["first_call"] > 60]
+    db_restarts = [f for f in faults if f["kind"] == "database restart"]
     checks = {
         "no story lost": not outcome.lost,
         "duplicates only in the SIGKILL window (<= 1 per chat per kill)": not unexplained,
@@ -806,6 +904,9 @@ def report(args: argparse.Namespace, plan: Plan, outcome: Outcome,
         "recovery within a minute of every network fault": not slow_faults,
         "no tracebacks in the bot's logs": tracebacks == 0,
     }
+    if db_restarts:
+        checks["messages again within 30 s of the database's return"] = all(
+            f["first_send"] is not None and f["first_send"] <= 30 for f in db_restarts)
     lines = [
         f"Simulated {args.days} days ({SIM_START:%Y-%m-%d} on, both DST changes) in "
         f"{elapsed / 60:.1f} min: {len(plan.feeds)} feeds publishing "
@@ -830,7 +931,11 @@ def report(args: argparse.Namespace, plan: Plan, outcome: Outcome,
         f"| deliveries nobody asked for | {outcome.unexpected} |",
         f"| messages sent | {sends:,} |",
         f"| 429 answers | {r429} |",
-        f"| restarts survived | {len(restarts) - 1} ({kills} SIGKILL) |",
+        f"| processes | {args.processes} "
+        f"({'one PostgreSQL database' if args.processes > 1 else 'one data folder'}) |",
+        f"| restarts survived | {len(restarts) - args.processes} ({kills} SIGKILL, "
+        f"{sum(1 for r in restarts if r['kind'] == 'kill' and r.get('leader'))} of the "
+        "sending process) |",
         f"| graceful stop time, max | "
         f"{max((r['stop_s'] for r in restarts if r['kind'] != 'kill'), default=0):.1f} s |",
         f"| votes pressed / acknowledged / checked in store / lost | {voter.presses:,} / "
@@ -880,7 +985,9 @@ def report(args: argparse.Namespace, plan: Plan, outcome: Outcome,
                   f"{outcome.first_port.get((chat_id, story_id))}")
         print("  restarts (kind, signal):",
               [(r["kind"], round(r["at"] - t0, 2)) for r in restarts])
-    if args.write:
+    if args.write and args.processes > 1:
+        write_section("Scaling out: soak", body, "python bench/soak.py " + " ".join(sys.argv[1:]))
+    elif args.write:
         write_section("Reliability", body + _other_reliability(),
                       "make soak" if args.days == 30 else "python bench/soak.py "
                       + " ".join(sys.argv[1:]))
@@ -929,6 +1036,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--retention-days", type=int, default=2,
                         help="storage.retention_days (RSS and disk must level off after it)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="newsbot run processes; more than one runs them on PostgreSQL")
+    parser.add_argument("--db-restart", action="store_true",
+                        help="with --processes > 1: restart the database once, halfway")
     parser.add_argument("--keep", action="store_true", help="keep the data and logs")
     parser.add_argument("--no-write", dest="write", action="store_false",
                         help="don't update BENCHMARKS.md")

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -200,8 +200,13 @@ class Ingestor:
             result.stage_seconds["parse"] += time.perf_counter() - t0
             listed = state.listed
             item_keys = [(item, self._item_keys(feed, item)) for item in parsed.items]
+            # One look-up in the store for the whole listing (not one per key): the items
+            # not in the last listing and not seen by this process.
+            stored = self._stored_keys(
+                k for _item, keys in item_keys if article_id(keys[0]) not in listed
+                for k in keys if k not in self._seen_keys)
             new_items = [item for item, keys in item_keys
-                         if not self._keys_known(keys, listed)][:MAX_NEW_PER_POLL]
+                         if not self._keys_known(keys, listed, stored)][:MAX_NEW_PER_POLL]
             # An item left undone (an error, or a shutdown) must be seen again next time, so
             # then the validators are not updated: a 304 would hide it for good.
             unfinished = False
@@ -225,7 +230,7 @@ class Ingestor:
             # Every item now known (before, or handled just now) is remembered; one left
             # undone is not, so the next poll takes it again.
             handled = frozenset(article_id(keys[0]) for _item, keys in item_keys[:LISTING_MEMORY]
-                                if self._keys_known(keys, listed))
+                                if self._keys_known(keys, listed, stored))
             self._save_state(replace(
                 state, listed=handled,
                 etag=state.etag if unfinished else resp.headers.get("etag"),
@@ -258,13 +263,18 @@ class Ingestor:
             keys.insert(0, f"g:{feed.url}|{item.guid}")
         return keys
 
-    def _keys_known(self, keys: list[str], listed: frozenset[str]) -> bool:
+    def _stored_keys(self, keys: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(keys))
+        return self.repo.keys_known(wanted) if self.repo is not None and wanted else set()
+
+    def _keys_known(self, keys: list[str], listed: frozenset[str], stored: set[str]) -> bool:
         """Tell whether an item with these keys is already handled.
 
         It is when its article's id (``article_id`` of the first key) is in the last listing,
-        or any key was seen by this process or is in the store.
+        or any key was seen by this process or was in the store at the start of the poll.
         """
-        return article_id(keys[0]) in listed or any(self._known(k) for k in keys)
+        return article_id(keys[0]) in listed or any(
+            k in self._seen_keys or k in stored for k in keys)
 
     async def _body(self, feed: FeedConfig, item: FeedItem,
                     result: FeedResult) -> tuple[str, str | None]:

@@ -99,6 +99,10 @@ class Repository(Protocol):
         """Return the id of the article that owns a dedupe key."""
         ...
 
+    def keys_known(self, keys: Iterable[str]) -> set[str]:
+        """Which of these dedupe keys belong to a stored article (one call for all of them)."""
+        ...
+
     def articles_since(self, since: datetime) -> list[Article]:
         """Return articles ingested at or after ``since``, oldest first."""
         ...

@@ -368,6 +368,14 @@ class PostgresRepository:
         rows = self._query("SELECT article_id FROM article_keys WHERE key = %s", (key,))
         return str(rows[0][0]) if rows else None
 
+    def keys_known(self, keys: Iterable[str]) -> set[str]:
+        """Which of these dedupe keys belong to a stored article (one statement)."""
+        wanted = list(keys)
+        if not wanted:
+            return set()
+        rows = self._query("SELECT key FROM article_keys WHERE key = ANY(%s)", (wanted,))
+        return {str(r[0]) for r in rows}
+
     def articles_since(self, since: datetime) -> list[Article]:
         """Return articles ingested at or after ``since``, oldest first."""
         rows = self._query("SELECT doc FROM articles WHERE ingested_at >= %s "

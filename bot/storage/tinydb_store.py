@@ -688,6 +688,10 @@ class TinyDBRepository:
         """Return the id of the article that owns a dedupe key."""
         return self._keys.get(key)
 
+    def keys_known(self, keys: Iterable[str]) -> set[str]:
+        """Which of these dedupe keys belong to a stored article."""
+        return {k for k in keys if k in self._keys}
+
     def articles_since(self, since: datetime) -> list[Article]:
         """Return articles ingested at or after ``since``, oldest first."""
         found = [self.get_article(a) for a in self._ids_ingested(since=since)]

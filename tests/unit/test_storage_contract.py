@@ -66,6 +66,8 @@ def test_round_trip_of_every_record(open_store: Opener) -> None:
     stored = again.get_article(a.id)
     assert stored is not None and replace(stored, text="") == replace(a, text="")
     assert again.article_for_key(a.keys[0]) == a.id
+    assert again.keys_known([*a.keys, "u:https://never.example/x"]) == set(a.keys)
+    assert again.keys_known([]) == set()
     assert again.articles_since(T0 - timedelta(days=1)) == [stored]
     assert again.article_count() == 1
     assert [d.article_id for d in again.pending(ChatKey(7))] == [a.id]
@@ -144,6 +146,7 @@ def test_prune_keeps_what_is_still_pending(open_store: Opener) -> None:
     repo.add_deliveries([delivery(old_pending.id, 9)])
     assert repo.prune(T0 - timedelta(days=30)) == 1
     assert repo.get_article(old.id) is None and repo.article_for_key(old.keys[0]) is None
+    assert repo.keys_known(old.keys) == set(), "a pruned article's keys are forgotten"
     assert repo.totals(old.id).yes == 0
     assert repo.get_article(old_pending.id) is not None and repo.get_article(new.id) is not None
 
