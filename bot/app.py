@@ -37,7 +37,7 @@ from bot.roles import LeaderRole, process_name
 from bot.services import SERVICES_KEY, Services
 from bot.settings import FeedConfig, Settings
 from bot.stats import StatsService
-from bot.storage.opening import open_repository
+from bot.storage.opening import open_repository, open_second_connection
 from bot.texts import text
 from bot.votes import VoteService
 from bot.web import HttpEndpoint, metrics_app, webhook_app
@@ -116,7 +116,15 @@ class NewsbotApp:
         self.delivery.dispatching = False
         self.leader: LeaderRole | None = None
         if role != "ingest":
-            self.leader = LeaderRole(self.repo, self.holder, self._lead, self._stand_by)
+            try:
+                self._lease_store = open_second_connection(self.repo, settings.storage,
+                                                           self.clock)
+            except BaseException:
+                self.repo.close()
+                raise
+            self.leader = LeaderRole(self._lease_store, self.holder, self._lead,
+                                     self._stand_by)
+            self.delivery.may_send = self.leader.holds
         self._leader_jobs: list[Any] = []
         self._listener: asyncio.Task[None] | None = None
         self._webhook_secret = ""
@@ -539,4 +547,6 @@ class NewsbotApp:
             self.leader.release()
         await self.fetcher.close()
         self.ingestor.close()
+        if self.leader is not None and self._lease_store is not self.repo:
+            self._lease_store.close()
         self.repo.close()

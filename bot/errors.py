@@ -35,6 +35,10 @@ class StorageCorruptError(StorageError):
     """A data file can't be parsed or fails its schema checks."""
 
 
+class NotLeadingError(NewsbotError):
+    """This process no longer holds the leader lease, so it must not send deliveries."""
+
+
 class FeedError(NewsbotError):
     """A feed could not be fetched or parsed."""
 

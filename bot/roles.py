@@ -20,6 +20,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable
 
@@ -50,17 +51,24 @@ ROLES = ("all", "ingest", "bot")
 class LeaderRole:
     """Takes the leader lease when it is free, keeps it renewed, and steps down when lost.
 
+    The lease is renewed by a thread of its own, on a store connection of its own: a busy
+    event loop (thousands of chats to look up on a database) must not let the lease run out
+    under a leader that is still sending. The event loop only follows what the thread saw,
+    and every send asks ``holds()`` first, so a leader whose renewals failed stops sending
+    before the lease can pass to another process.
+
     Args:
-        repo: The store the lease lives in.
+        store: The store the lease lives in, used only by the lease thread (its own
+            connection on a database; a data folder's store may be shared).
         holder: This process's name.
         on_gain: Start the leader's duties (called once per gain).
         on_loss: Stop them (called once per loss, and at ``stop`` while leading).
     """
 
-    def __init__(self, repo: Repository, holder: str, on_gain: Duty, on_loss: Duty, *,
+    def __init__(self, store: Repository, holder: str, on_gain: Duty, on_loss: Duty, *,
                  lease_seconds: float = LEASE_SECONDS,
                  renew_seconds: float = RENEW_SECONDS) -> None:
-        self.repo = repo
+        self.store = store
         self.holder = holder
         self.on_gain = on_gain
         self.on_loss = on_loss
@@ -71,56 +79,83 @@ class LeaderRole:
         # decides expiry; this process measures from before its last successful renewal).
         self.step_down_seconds = lease_seconds - 2 * renew_seconds
         self.leading = False
-        self._renewed_at = 0.0   # monotonic time just before the last successful renewal
+        self._lock = threading.Lock()
+        self._held = False        # the last answer was "yours"
+        self._refused = False     # the last answer was "another process's"
+        self._renewed_at = 0.0    # monotonic time just before the last successful renewal
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
         self._task: asyncio.Task[None] | None = None
+        self._changed: asyncio.Event | None = None
         self._announced_standby = False
+
+    def holds(self) -> bool:
+        """Whether this process may act as the leader at this moment (asked before sends)."""
+        with self._lock:
+            return self._held and time.monotonic() - self._renewed_at < self.step_down_seconds
 
     def start(self) -> None:
         """Begin trying for the lease (the first try is immediate)."""
-        self._task = asyncio.create_task(self._run(), name="leader-role")
+        loop = asyncio.get_running_loop()
+        self._changed = asyncio.Event()
+        changed = self._changed
+        self._thread = threading.Thread(target=self._keep, args=(loop, changed), daemon=True,
+                                        name="leader-lease")
+        self._thread.start()
+        self._task = asyncio.create_task(self._follow(), name="leader-role")
 
-    async def _run(self) -> None:
-        while True:
-            await self.step()
-            await asyncio.sleep(self.renew_seconds)
+    def _keep(self, loop: asyncio.AbstractEventLoop, changed: asyncio.Event) -> None:
+        """The lease thread: take or renew every ``renew_seconds`` until stopped."""
+        while not self._stopping.is_set():
+            self.renew()
+            with contextlib.suppress(RuntimeError):  # the loop closed: we are stopping
+                loop.call_soon_threadsafe(changed.set)
+            self._stopping.wait(self.renew_seconds)
 
-    async def step(self) -> None:
-        """One try to take or renew the lease, then gain or lose the role accordingly."""
+    def renew(self) -> None:
+        """One try to take or renew the lease (the lease thread's step; tests call it)."""
         asked_at = time.monotonic()
         try:
-            held = self.repo.try_lease(LEADER, self.holder, self.lease_seconds)
+            held: bool | None = self.store.try_lease(LEADER, self.holder, self.lease_seconds)
         except StorageError:
-            # The store is away. Keep leading while the lease surely still holds; after that
-            # another process may have it.
-            held = None
-        if held:
-            self._renewed_at = asked_at
+            held = None  # the store is away: the lease holds until it would run out
+        with self._lock:
+            if held:
+                self._held, self._refused, self._renewed_at = True, False, asked_at
+            elif held is False:
+                self._held, self._refused = False, True
+
+    async def _follow(self) -> None:
+        assert self._changed is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), self.renew_seconds)
+            self._changed.clear()
+            await self.step()
+
+    async def step(self) -> None:
+        """Gain or lose the role according to the lease as the thread last saw it."""
+        if self.holds():
             if not self.leading:
                 self.leading = True
+                self._announced_standby = False
                 log.info("leading: updates, sending and the schedule are this process's",
                          extra={"holder": self.holder})
                 try:
                     await self.on_gain()
                 except Exception:
-                    # Half a leader is none: give the lease back and try again next round.
+                    # Half a leader is none: give the role back and try again next round.
                     log.exception("taking the leader role failed; trying again")
                     self.leading = False
                     await self._call(self.on_loss, "giving up the leader role failed")
-                    with contextlib.suppress(StorageError):
-                        self.repo.release_lease(LEADER, self.holder)
             return
-        if not self.leading:
-            if held is False and not self._announced_standby:
-                self._announced_standby = True
-                log.info("standing by: another process leads",
-                         extra={"holder": self.holder})
-            return
-        if held is None and time.monotonic() - self._renewed_at < self.step_down_seconds:
-            return
-        self.leading = False
-        self._announced_standby = False
-        log.warning("leader role lost; standing by", extra={"holder": self.holder})
-        await self._call(self.on_loss, "giving up the leader role failed")
+        if self.leading:
+            self.leading = False
+            log.warning("leader role lost; standing by", extra={"holder": self.holder})
+            await self._call(self.on_loss, "giving up the leader role failed")
+        elif self._refused and not self._announced_standby:
+            self._announced_standby = True
+            log.info("standing by: another process leads", extra={"holder": self.holder})
 
     async def _call(self, duty: Duty, problem: str) -> None:
         try:
@@ -130,11 +165,15 @@ class LeaderRole:
 
     async def stop(self) -> None:
         """Stop trying, and stop the role's duties (the lease is kept until ``release``)."""
+        self._stopping.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 10.0)
+            self._thread = None
         if self.leading:
             self.leading = False
             await self._call(self.on_loss, "giving up the leader role failed")
@@ -145,5 +184,7 @@ class LeaderRole:
         Called after in-flight sends are settled: a standby that took over earlier could
         send a delivery this process is still sending.
         """
+        with self._lock:
+            self._held = False
         with contextlib.suppress(StorageError):
-            self.repo.release_lease(LEADER, self.holder)
+            self.store.release_lease(LEADER, self.holder)

@@ -23,7 +23,7 @@ from bot.delivery.finishing import finish_or_cancel
 from bot.delivery.pacing import Pacer
 from bot.delivery.sender import Outcome, SendResult, TelegramSender
 from bot.digest import Record, build_digest, records
-from bot.errors import StorageError
+from bot.errors import NotLeadingError, StorageError
 from bot.models import (
     Article,
     Chat,
@@ -47,6 +47,11 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20
 MAX_BACKOFF_SECONDS = 300.0
 MAX_IN_FLIGHT = 32
+# Chat workers running at once; more chats wait in line. Each worker looks its chat up
+# before it waits for the pacer, and at 30 messages a second a few hundred are plenty:
+# starting one per chat for 10,000 chats at once kept a database-backed event loop busy
+# for seconds.
+MAX_WORKERS = 256
 BACKFILL = 3
 
 
@@ -93,6 +98,11 @@ class DeliveryService:
         # Whether this process sends deliveries and digests: only the leader does (see
         # bot/roles.py); the others still answer /digest.
         self.dispatching = True
+        # Asked right before each delivery goes out: on a shared database, whether this
+        # process still holds the leader lease (bot/roles.py), so a leader that could not
+        # renew it stops before another process may take over.
+        self.may_send: Callable[[], bool] = lambda: True
+        self._waiting_chats: dict[int, None] = {}  # chats in line for a worker, in order
         self._workers: dict[int, asyncio.Task[None]] = {}
         # chat id -> (lock, holders and waiters); entries go when nobody holds or waits, so
         # the dict is as large as the chats being sent to, not every chat ever seen
@@ -246,9 +256,9 @@ class DeliveryService:
         self.kick()
 
     def _busy(self, chat_id: int) -> bool:
-        """A worker for the chat runs, or it is backing off (its retry restarts it)."""
+        """A worker for the chat runs or waits in line, or it is backing off."""
         task = self._workers.get(chat_id)
-        return (task is not None and not task.done()) or \
+        return (task is not None and not task.done()) or chat_id in self._waiting_chats or \
             self._backoff_until.get(chat_id, 0.0) > time.monotonic()
 
     def _start(self, chat_id: int, *, retry: bool = False) -> None:
@@ -258,8 +268,19 @@ class DeliveryService:
         if not retry and self._backoff_until.get(chat_id, 0.0) > time.monotonic():
             return  # backing off after a transient failure; its retry timer restarts it
         self._backoff_until.pop(chat_id, None)
+        if len(self._workers) >= MAX_WORKERS:
+            self._waiting_chats[chat_id] = None
+            return
+        self._waiting_chats.pop(chat_id, None)
         self._workers[chat_id] = asyncio.create_task(self._drain(chat_id),
                                                      name=f"deliver-{chat_id}")
+
+    def _start_waiting(self) -> None:
+        """A worker ended: give its place to the next chat in line."""
+        while self._waiting_chats and len(self._workers) < MAX_WORKERS and not self._closing:
+            chat_id = next(iter(self._waiting_chats))
+            del self._waiting_chats[chat_id]
+            self._start(chat_id, retry=True)
 
     @contextlib.asynccontextmanager
     async def _lock(self, chat_id: int, wait: float = 0.0) -> AsyncIterator[bool]:
@@ -313,6 +334,8 @@ class DeliveryService:
                         await self._send_digest(current, scheduled=True)
                     elif self.instant_ready(current, now):
                         await self._send_instant(current)
+            except NotLeadingError:
+                log.info("not leading any more; the new leader sends", extra={"chat": chat_id})
             except StorageError:
                 log.exception("storage failed while delivering", extra={"chat": chat_id})
                 self._retry_later(chat_id, 30.0)
@@ -321,6 +344,7 @@ class DeliveryService:
                 self._retry_later(chat_id, 30.0)
             finally:
                 self._workers.pop(chat_id, None)
+                self._start_waiting()
 
     async def _send_instant(self, chat: Chat) -> None:
         for delivery in self.repo.pending(chat.key):
@@ -345,13 +369,19 @@ class DeliveryService:
                                         also_label=text("also_in", lang))
                 caption = small if small.visible <= MAX_CAPTION else None
             result = await self._send(chat, message, image_url=article.image_url,
-                                      caption=caption, link_url=article.url)
+                                      caption=caption, link_url=article.url, fenced=True)
             if not await self._settle(chat, [current], result):
                 return
 
     async def _send(self, chat: Chat, message: Rendered, *, image_url: str | None = None,
                     caption: Rendered | None = None, link_url: str | None = None,
-                    digest: bool = False) -> SendResult:
+                    digest: bool = False, fenced: bool = False) -> SendResult:
+        """Send one message through the pacer.
+
+        Raises:
+            NotLeadingError: ``fenced`` (a delivery or scheduled digest) and this process lost the
+                leader lease while it waited for its slot.
+        """
         assert self.sender is not None
         mode = ImageMode.OFF if digest else chat.images
         task = asyncio.current_task()
@@ -364,6 +394,8 @@ class DeliveryService:
             if task is not None:
                 self._waiting_for_slot.discard(task)
         try:
+            if fenced and not self.may_send():
+                raise NotLeadingError
             async with self._in_flight:
                 return await self.sender.send(chat.key, message, image_url=image_url,
                                               image_mode=mode, caption=caption,
@@ -557,7 +589,7 @@ class DeliveryService:
             while True:
                 if self._closing:
                     return sent
-                result = await self._send(chat, message, digest=True)
+                result = await self._send(chat, message, digest=True, fenced=scheduled)
                 if result.outcome is Outcome.RETRY_AFTER:
                     self.throttled_total += 1
                     self.pacer.delay_chat(chat.key.chat_id, max(result.retry_after, 1.0))

@@ -24,6 +24,21 @@ def open_repository(storage: StorageSettings, clock: Clock | None = None) -> Rep
                          clock)
 
 
+def open_second_connection(repo: Repository, storage: StorageSettings,
+                           clock: Clock | None = None) -> Repository:
+    """Another handle on the same store, for a thread of its own (the leader lease).
+
+    A database gets a connection of its own (the driver's connections are not shared
+    between threads); a data folder's store is the same object, as only its in-memory
+    leases are used from that thread.
+    """
+    if not repo.shared or storage.url is None:
+        return repo
+    from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+
+    return PostgresRepository(storage.url.reveal(), clock, lock="none")
+
+
 def is_database_url(location: str) -> bool:
     """True for a ``postgresql://`` (or ``postgres://``) URL, False for a folder path."""
     return location.startswith(("postgresql://", "postgres://"))

@@ -389,15 +389,20 @@ class PostgresRepository:
     # ------------------------------------------------------------------ deliveries
     def add_deliveries(self, deliveries: Iterable[Delivery]) -> int:
         """Record new pending deliveries; existing (article, chat) pairs are kept."""
-        added = 0
+        batch = list(deliveries)
+        if not batch:
+            return 0
         with self.batch():
-            for d in deliveries:
-                rows = self._write(
-                    "INSERT INTO deliveries VALUES (%s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT DO NOTHING RETURNING 1",
-                    (d.article_id, d.chat.chat_id, d.chat.thread_id, d.status.value,
-                     d.created_at, Jsonb(codec.delivery_out(d))))
-                added += len(rows)
+            # One statement for the whole fan-out (10,000 chats: one round trip, not 10,000).
+            rows = self._write(
+                "INSERT INTO deliveries SELECT * FROM unnest(%s::text[], %s::bigint[], "
+                "%s::bigint[], %s::text[], %s::timestamptz[], %s::jsonb[]) "
+                "ON CONFLICT DO NOTHING RETURNING 1",
+                ([d.article_id for d in batch], [d.chat.chat_id for d in batch],
+                 [d.chat.thread_id for d in batch], [d.status.value for d in batch],
+                 [d.created_at for d in batch],
+                 [Jsonb(codec.delivery_out(d)) for d in batch]))
+            added = len(rows)
             if added:
                 # Delivered when this transaction commits, to every listening process.
                 self._write("SELECT pg_notify(%s, '')", (PENDING_CHANNEL,))

@@ -322,3 +322,38 @@ async def test_forum_threads_are_isolated(rig: Rig) -> None:
     assert gone is not None and not gone.active
     other = rig.repo.get_chat(ChatKey(-50, 9))
     assert other is not None and other.active
+
+
+async def test_more_chats_than_workers_wait_in_line_and_all_are_served(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.delivery.queue.MAX_WORKERS", 4)
+    for chat_id in range(100, 130):
+        rig.add_chat(chat_id)
+    most = 0
+    a = _mk(title="Belarus in line")
+    assert rig.store(a) == 30
+    for _ in range(400):
+        most = max(most, sum(not t.done() for t in rig.delivery._workers.values()))
+        if all(rig.emulator.sent(c) for c in range(100, 130)):
+            break
+        await asyncio.sleep(0.01)
+    assert all(len(rig.emulator.sent(c)) == 1 for c in range(100, 130))
+    assert 1 <= most <= 4, most
+
+
+async def test_a_process_that_lost_the_lead_sends_nothing_and_leaves_it_pending(
+        rig: Rig) -> None:
+    rig.add_chat(1)
+    leading = [False]
+    rig.delivery.may_send = lambda: leading[0]
+    a = _mk(title="Belarus fenced")
+    assert rig.store(a) == 1
+    await rig.settle()
+    assert rig.emulator.sent(1) == []
+    pending = rig.repo.get_delivery(a.id, ChatKey(1))
+    assert pending is not None and pending.status is DeliveryStatus.PENDING
+    assert pending.attempts == 0, "not a failed attempt: someone else will send it"
+    leading[0] = True
+    rig.delivery.kick()
+    await rig.settle()
+    assert len(rig.emulator.sent(1)) == 1
