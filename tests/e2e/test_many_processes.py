@@ -118,8 +118,9 @@ def test_votes_on_two_webhook_replicas_count_exactly_once(
     emulator.wait_for(lambda: emulator.webhook is not None, timeout=30)
     emulator.webhook_proxies = [f"http://127.0.0.1:{p}" for p in ports]
     emulator.inject_message(71, 71, "/follow belarus")
-    emulator.inject_message(71, 71, "/list")  # the second goes to the other replica
-    emulator.wait_sent(71, 2)
+    emulator.wait_sent(71)
+    emulator.inject_message(71, 71, "/list")  # the other replica: it sees the follow
+    assert "Belarus" in emulator.wait_sent(71, 2)[-1].text
     publish(news, "Minsk vote story")
     article = emulator.wait_for(lambda: titled(emulator, 71, "vote story"), timeout=30)[0]
 
