@@ -91,6 +91,8 @@ class LeaderRole:
 
     def holds(self) -> bool:
         """Whether this process may act as the leader at this moment (asked before sends)."""
+        if not self.store.shared:
+            return True  # one process owns a data folder: nobody to step down for
         with self._lock:
             return self._held and time.monotonic() - self._renewed_at < self.step_down_seconds
 
