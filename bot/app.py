@@ -59,6 +59,7 @@ FEED_RETRY_SECONDS = 5.0  # after another process had the lease
 # heavier: it looks at every chat's digest).
 WAKE_SECONDS = 1.0
 WAKE_SPACING = 0.1  # notifications closer than this share one look
+UPDATES_RETRY_SECONDS = 3.0  # a new leader's tries to start polling while the API is away
 
 COMMANDS = [
     ("help", "What newsbot does and how to use it"),
@@ -127,6 +128,7 @@ class NewsbotApp:
             self.delivery.may_send = self.leader.holds
         self._leader_jobs: list[Any] = []
         self._listener: asyncio.Task[None] | None = None
+        self._updates: asyncio.Task[None] | None = None
         self._webhook_secret = ""
         self._stop = asyncio.Event()
         self.alerts = AlertTracker()
@@ -415,25 +417,44 @@ class NewsbotApp:
             await self._shutdown()
 
     async def _lead(self) -> None:
-        """Become the leader: the command menu, updates, the schedule and sending."""
-        app = self.application
-        assert app.updater is not None
-        await self._set_commands()
-        webhook = self.settings.telegram.webhook_url
-        if webhook:
-            await app.bot.set_webhook(webhook, secret_token=self._webhook_secret,
-                                      allowed_updates=Update.ALL_TYPES)
-            log.info("webhook registered", extra={"url": webhook})
-        elif not app.updater.running:
-            await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=20,
-                                            poll_interval=0.0, error_callback=_polling_failed)
-            log.info("polling for updates")
+        """Become the leader: sending, the schedule, the command menu and updates.
+
+        Sending starts first and never waits for the Bot API: updates (polling, or the
+        webhook registration) are taken in the background, retried until Telegram answers.
+        """
         self._schedule_leader_jobs()
         self.delivery.dispatching = True
         self.delivery.kick()
         if self.repo.shared:
             self._listener = asyncio.create_task(self._listen_for_deliveries(),
                                                  name="pending-listener")
+        self._updates = asyncio.create_task(self._take_updates(), name="take-updates")
+
+    async def _take_updates(self) -> None:
+        """Register the webhook or start polling; retried every few seconds until it works."""
+        app = self.application
+        assert app.updater is not None
+        await self._set_commands()
+        webhook = self.settings.telegram.webhook_url
+        warned = False
+        while True:
+            try:
+                if webhook:
+                    await app.bot.set_webhook(webhook, secret_token=self._webhook_secret,
+                                              allowed_updates=Update.ALL_TYPES)
+                    log.info("webhook registered", extra={"url": webhook})
+                elif not app.updater.running:
+                    await app.updater.start_polling(
+                        allowed_updates=Update.ALL_TYPES, timeout=20, poll_interval=0.0,
+                        error_callback=_polling_failed)
+                    log.info("polling for updates")
+                return
+            except TelegramError as exc:
+                if not warned:
+                    log.warning("Bot API not reachable; taking updates when it is",
+                                extra={"error": str(exc)})
+                    warned = True
+                await asyncio.sleep(UPDATES_RETRY_SECONDS)
 
     async def _listen_for_deliveries(self) -> None:
         """Send what another process stored as soon as its commit says so."""
@@ -448,6 +469,11 @@ class NewsbotApp:
     async def _stand_by(self) -> None:
         """Stop leading: no more getUpdates, sending or scheduled jobs from this process."""
         self.delivery.dispatching = False
+        if self._updates is not None:
+            self._updates.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._updates
+            self._updates = None
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

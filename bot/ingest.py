@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from multiprocessing import get_context
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -98,6 +99,8 @@ class Ingestor:
         self.matcher = TopicMatcher(settings.topics)
         self.stories = StoryIndex()
         self._clusters_warm = False
+        self._stored_mark: datetime | None = None  # see Repository.articles_stored_after
+        self._stored_looked = 0.0
         self._stopping = False
         # Keys seen by this process that the store may not know (preview stores nothing; a
         # copy skipped by its content hash is not stored). Bounded: the soak's month showed
@@ -157,17 +160,36 @@ class Ingestor:
         return list(await asyncio.gather(*(one(f) for f in feeds or self.settings.feeds)))
 
     def _warm_clusters(self) -> None:
-        """Reload recent stories once, so a restart doesn't forget stories in flight."""
-        if self._clusters_warm or self.repo is None:
+        """Load recent stories into the index.
+
+        All of them once (a restart must not forget stories in flight); then, on a shared
+        database, those other processes stored since the last look (at most once a second),
+        so a copy of a story another process took is found here too.
+        """
+        if self.repo is None:
+            return
+        if self._clusters_warm:
+            if self.repo.shared and time.monotonic() - self._stored_looked >= 1.0:
+                self._stored_looked = time.monotonic()
+                others, self._stored_mark = self.repo.articles_stored_after(self._stored_mark)
+                for article in others:
+                    self._remember_story(article)
             return
         self._clusters_warm = True
+        if self.repo.shared:
+            _none, self._stored_mark = self.repo.articles_stored_after(None)
         since = self.clock.now() - STORY_WINDOW
         for article in self.repo.articles_since(since):  # oldest first, as the index wants
-            # Articles stored before leads were kept stand in with their summary.
-            lead = article.lead or " ".join(article.summary)
-            self.stories.add(article.id, article.cluster_id or article.id,
-                             story_vector(article.title, lead), site_of(article.url),
-                             article.ingested_at)
+            self._remember_story(article)
+
+    def _remember_story(self, article: Article) -> None:
+        if article.id in self.stories:
+            return  # known (looks overlap): no need to build its vector again
+        # Articles stored before leads were kept stand in with their summary.
+        lead = article.lead or " ".join(article.summary)
+        self.stories.add(article.id, article.cluster_id or article.id,
+                         story_vector(article.title, lead), site_of(article.url),
+                         article.ingested_at)
 
     async def poll(self, feed: FeedConfig) -> FeedResult:
         """Poll one feed; never raises for a feed's own faults."""

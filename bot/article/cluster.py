@@ -147,6 +147,9 @@ class StoryIndex:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._entries
+
     def find(self, vector: StoryVector, site: str, now: datetime) -> str | None:
         """The story id of the most similar recent article from another site, if any.
 

@@ -319,8 +319,11 @@ class DeliveryService:
 
     # ------------------------------------------------------------------ sending
     async def _drain(self, chat_id: int) -> None:
-        async with self._lock(chat_id) as mine:
-            try:
+        # Everything, the chat's lock included, inside the try: a worker that ends without
+        # leaving ``_workers`` would hold a place in the line for ever (a database restart
+        # failing the lock itself filled all 256 places and stopped delivery in the soak).
+        try:
+            async with self._lock(chat_id) as mine:
                 if not mine:
                     return  # another process sends to it now; the next tick looks again
                 for chat in list(self.repo.threads_of(chat_id)):
@@ -334,17 +337,17 @@ class DeliveryService:
                         await self._send_digest(current, scheduled=True)
                     elif self.instant_ready(current, now):
                         await self._send_instant(current)
-            except NotLeadingError:
-                log.info("not leading any more; the new leader sends", extra={"chat": chat_id})
-            except StorageError:
-                log.exception("storage failed while delivering", extra={"chat": chat_id})
-                self._retry_later(chat_id, 30.0)
-            except Exception:
-                log.exception("delivery worker failed", extra={"chat": chat_id})
-                self._retry_later(chat_id, 30.0)
-            finally:
-                self._workers.pop(chat_id, None)
-                self._start_waiting()
+        except NotLeadingError:
+            log.info("not leading any more; the new leader sends", extra={"chat": chat_id})
+        except StorageError:
+            log.exception("storage failed while delivering", extra={"chat": chat_id})
+            self._retry_later(chat_id, 30.0)
+        except Exception:
+            log.exception("delivery worker failed", extra={"chat": chat_id})
+            self._retry_later(chat_id, 30.0)
+        finally:
+            self._workers.pop(chat_id, None)
+            self._start_waiting()
 
     async def _send_instant(self, chat: Chat) -> None:
         for delivery in self.repo.pending(chat.key):

@@ -107,6 +107,14 @@ class Repository(Protocol):
         """Return articles ingested at or after ``since``, oldest first."""
         ...
 
+    def articles_stored_after(self, mark: datetime | None) -> tuple[list[Article], datetime]:
+        """Articles stored (by any process) since ``mark``, and the mark for the next call.
+
+        With ``mark`` None: no articles, only a first mark. May return a few articles again
+        (they overlap so that none committed late is missed); callers ignore known ids.
+        """
+        ...
+
     def article_count(self) -> int:
         """Return how many articles are stored."""
         ...

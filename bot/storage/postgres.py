@@ -31,7 +31,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
@@ -53,7 +53,7 @@ from bot.storage import codec
 from bot.storage.opening import masked
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # NOTIFY channel: a transaction that records pending deliveries wakes the leader's sender.
 PENDING_CHANNEL = "newsbot_pending"
 # Advisory lock keys: arbitrary constants, "newsbot" in ASCII split in two.
@@ -61,6 +61,7 @@ MIGRATION_LOCK = 0x6E657773
 INSTANCE_LOCK = 0x626F7400
 CONNECT_TIMEOUT = 10     # at start-up: a database that is slow to answer still gets a chance
 RECONNECT_TIMEOUT = 3    # while running: the event loop waits for this call
+STORED_OVERLAP = timedelta(seconds=5)
 RECONNECT_PAUSE = 1.0    # after a failed reconnect, calls fail at once for this long
 
 MIGRATIONS: dict[int, str] = {
@@ -96,6 +97,12 @@ MIGRATIONS: dict[int, str] = {
     CREATE TABLE chat_changes (
         id int PRIMARY KEY CHECK (id = 1), version bigint NOT NULL);
     INSERT INTO chat_changes VALUES (1, 0);
+    """,
+    # When each article was stored, by the database's clock: other processes' stories are
+    # found by it (an article's own ingested_at is taken before its page is fetched).
+    3: """
+    ALTER TABLE articles ADD COLUMN stored_at timestamptz NOT NULL DEFAULT clock_timestamp();
+    CREATE INDEX articles_stored ON articles (stored_at);
     """,
 }
 # How a process holds the instance lock: bots share it, copy-data holds it alone, and the
@@ -381,6 +388,19 @@ class PostgresRepository:
         rows = self._query("SELECT doc FROM articles WHERE ingested_at >= %s "
                            "ORDER BY ingested_at, id", (since,))
         return [codec.article_in(r[0]) for r in rows]
+
+    def articles_stored_after(self, mark: datetime | None) -> tuple[list[Article], datetime]:
+        """Articles stored since ``mark``, and the database's time as the next mark.
+
+        ``STORED_OVERLAP`` before the mark is read again: a transaction commits a moment
+        after its row's time.
+        """
+        now = self._query("SELECT clock_timestamp()")[0][0]
+        if mark is None:
+            return [], now
+        rows = self._query("SELECT doc FROM articles WHERE stored_at > %s "
+                           "ORDER BY stored_at, id", (mark - STORED_OVERLAP,))
+        return [codec.article_in(r[0]) for r in rows], now
 
     def article_count(self) -> int:
         """Return how many articles are stored."""

@@ -688,6 +688,11 @@ class TinyDBRepository:
         """Return the id of the article that owns a dedupe key."""
         return self._keys.get(key)
 
+    def articles_stored_after(self, mark: datetime | None) -> tuple[list[Article], datetime]:
+        """Nothing: no other process stores articles in this folder."""
+        del mark
+        return [], self.clock.now()
+
     def keys_known(self, keys: Iterable[str]) -> set[str]:
         """Which of these dedupe keys belong to a stored article."""
         return {k for k in keys if k in self._keys}

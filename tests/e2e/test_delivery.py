@@ -19,6 +19,7 @@ from bot.clock import FakeClock
 from bot.delivery.pacing import Pacer
 from bot.delivery.queue import DeliveryService
 from bot.delivery.sender import Outcome, TelegramSender, keyboard
+from bot.errors import StorageError
 from bot.models import (
     Article,
     ChatKey,
@@ -357,3 +358,27 @@ async def test_a_process_that_lost_the_lead_sends_nothing_and_leaves_it_pending(
     rig.delivery.kick()
     await rig.settle()
     assert len(rig.emulator.sent(1)) == 1
+
+
+async def test_a_worker_whose_chat_lock_fails_gives_its_place_back(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.delivery.queue.MAX_WORKERS", 2)
+    monkeypatch.setattr(type(rig.repo), "shared", property(lambda _self: True))
+    failing = [True]
+
+    def try_lock(_name: str) -> bool:
+        if failing[0]:
+            raise StorageError("the database is away")
+        return True
+
+    monkeypatch.setattr(rig.repo, "try_lock", try_lock)
+    for chat_id in (1, 2, 3):
+        rig.add_chat(chat_id)
+    assert rig.store(_mk(title="Belarus while the database restarts")) == 3
+    await rig.settle()
+    assert rig.delivery._workers == {}, "no worker left holding a place"
+    failing[0] = False
+    for chat_id in (1, 2, 3):
+        rig.delivery._start(chat_id, retry=True)  # what the 30 s retry does
+    await rig.settle()
+    assert all(len(rig.emulator.sent(c)) == 1 for c in (1, 2, 3))

@@ -58,7 +58,7 @@ def test_wrong_password_or_no_server_is_one_line_and_exit_2(tmp_path: Path,
         assert "***" in lines[0]
     doctor = newsbot("doctor", "--config", str(config),
                      env={"NEWSBOT_DATABASE_URL": database_url})
-    assert doctor.returncode == 0 and "schema 2" in doctor.stdout, doctor.stderr
+    assert doctor.returncode == 0 and "schema 3" in doctor.stdout, doctor.stderr
     assert password not in doctor.stdout
 
 

@@ -274,3 +274,19 @@ async def test_a_data_folder_has_no_other_process_to_hear_from(tmp_path: Path) -
     repo = TinyDBRepository(tmp_path / "data")
     assert [s async for s in repo.pending_signals()] == []
     repo.close()
+
+
+def test_articles_another_process_stored_are_found_by_a_mark(open_store: Opener) -> None:
+    repo = open_store()
+    other = open_store() if repo.shared else repo
+    none, mark = repo.articles_stored_after(None)
+    assert none == []
+    a = article()
+    other.add_article(a)
+    found, mark = repo.articles_stored_after(mark)
+    if repo.shared:
+        assert [x.id for x in found] == [a.id]
+        again, _mark = repo.articles_stored_after(mark)
+        assert [x.id for x in again] in ([], [a.id]), "at most the overlap again"
+    else:
+        assert found == [], "nobody else stores in a data folder"
