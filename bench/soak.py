@@ -757,7 +757,9 @@ def run(args: argparse.Namespace) -> int:
                       f"{', the leader' if was_leader else ''}) on day "
                       f"{(now - SIM_START).days + 1}: exit {code} in {took:.1f} s; votes "
                       f"checked {checked[0]}, lost {checked[1]}", flush=True)
-            if db_restart_at is not None and now >= db_restart_at and active_fault is None:
+            if db_restart_at is not None and now >= db_restart_at and active_fault is None \
+                    and all(r.uptime() >= MIN_UPTIME for r in runners):
+                # (not while a process starts: at start an unreachable database is exit 2)
                 db_restart_at = None
                 database.restart(DB_DOWN_SECONDS)
                 db_log.append(recovery(emulator, "database restart", time.monotonic()))

@@ -484,7 +484,7 @@ class NewsbotApp:
         self._leader_jobs = []
         updater = self.application.updater
         if updater is not None and updater.running:
-            await asyncio.wait_for(updater.stop(), 5.0)
+            await asyncio.wait_for(updater.stop(), 3.0)
 
     async def _serve_webhook(self, webhook: str) -> None:
         """Serve the webhook path on ``webhook_listen``; the leader registers the URL.
@@ -542,7 +542,10 @@ class NewsbotApp:
         app = self.application
         self.ingestor.stop()
         if self.leader is not None:
-            await self.leader.stop()
+            try:
+                await asyncio.wait_for(self.leader.stop(), 4.0)
+            except TimeoutError:
+                log.warning("leader duties did not stop in time")
         await self.services.outbox.close(grace=1.0)
         await self.services.edits.close(grace=1.0)
         try:

@@ -174,7 +174,12 @@ class LeaderRole:
                 await self._task
             self._task = None
         if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, 10.0)
+            # Not through the default executor, whose threads may all be busy: the lease
+            # thread wakes at once from its wait (at most one try in flight, 3 s at worst).
+            for _ in range(40):
+                if not self._thread.is_alive():
+                    break
+                await asyncio.sleep(0.05)
             self._thread = None
         if self.leading:
             self.leading = False

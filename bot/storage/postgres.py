@@ -62,6 +62,12 @@ INSTANCE_LOCK = 0x626F7400
 CONNECT_TIMEOUT = 10     # at start-up: a database that is slow to answer still gets a chance
 RECONNECT_TIMEOUT = 3    # while running: the event loop waits for this call
 STORED_OVERLAP = timedelta(seconds=5)
+# The calls are synchronous on the bot's event loop: a statement waiting for a lock must fail
+# (a StorageError the caller retries) rather than stop the whole process; a transaction left
+# open by a process that hangs must not hold its locks for ever. Keepalives notice a server
+# that vanished without closing the connection.
+SESSION_OPTIONS = ("-c lock_timeout=5000 -c statement_timeout=30000 "
+                   "-c idle_in_transaction_session_timeout=60000")
 RECONNECT_PAUSE = 1.0    # after a failed reconnect, calls fail at once for this long
 
 MIGRATIONS: dict[int, str] = {
@@ -141,7 +147,9 @@ class PostgresRepository:
         try:
             conn = psycopg.connect(self.url, application_name="newsbot",
                                    connect_timeout=CONNECT_TIMEOUT if first
-                                   else RECONNECT_TIMEOUT)
+                                   else RECONNECT_TIMEOUT, options=SESSION_OPTIONS,
+                                   keepalives=1, keepalives_idle=10, keepalives_interval=5,
+                                   keepalives_count=3)
         except psycopg.Error as exc:
             self._retry_at = time.monotonic() + RECONNECT_PAUSE
             raise StorageError(f"can't connect to the database {masked(self.url)}: "
