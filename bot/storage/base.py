@@ -149,6 +149,10 @@ class Repository(Protocol):
         """Return +1, -1 or 0 (no vote)."""
         ...
 
+    def totals_of(self, article_ids: Iterable[str]) -> dict[str, VoteTotals]:
+        """The vote totals of many articles in one call (articles without votes left out)."""
+        ...
+
     def totals(self, article_id: str) -> VoteTotals:
         """Return the vote totals of an article."""
         ...

@@ -776,6 +776,10 @@ class TinyDBRepository:
             return 1
         return -1 if user_id in sides[1] else 0
 
+    def totals_of(self, article_ids: Iterable[str]) -> dict[str, VoteTotals]:
+        """The vote totals of many articles."""
+        return {i: self.totals(i) for i in article_ids if i in self._votes}
+
     def totals(self, article_id: str) -> VoteTotals:
         """Return the vote totals of an article."""
         sides = self._votes.get(article_id)

@@ -66,6 +66,7 @@ def test_round_trip_of_every_record(open_store: Opener) -> None:
     stored = again.get_article(a.id)
     assert stored is not None and replace(stored, text="") == replace(a, text="")
     assert again.article_for_key(a.keys[0]) == a.id
+    assert again.totals_of([a.id, "000000000000"]) == {a.id: again.totals(a.id)}
     assert again.keys_known([*a.keys, "u:https://never.example/x"]) == set(a.keys)
     assert again.keys_known([]) == set()
     assert again.articles_since(T0 - timedelta(days=1)) == [stored]
