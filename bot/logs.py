@@ -94,6 +94,16 @@ class _NoTraceback(logging.Filter):
         return True
 
 
+class _RetriedNetworkLoop(logging.Filter):
+    """PTB's "Network Retry Loop ... Aborting" for a start of polling that is retried."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Make the report a warning line; other records pass unchanged."""
+        if record.getMessage().startswith("Network Retry Loop"):
+            _as_plain_line(record, logging.WARNING)
+        return True
+
+
 class _StorageTrouble(logging.Filter):
     """A storage error (a database gone for a while, a full disk) is an expected event.
 
@@ -139,3 +149,6 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     for name in ("telegram.request.BaseRequest", "telegram.ext.Updater"):
         logging.getLogger(name).addFilter(_NoTraceback())
     logging.getLogger("apscheduler.executors.default").addFilter(_CancelledAtShutdown())
+    # A failed start of polling (a new leader during a Bot API outage) is retried by
+    # NewsbotApp._take_updates; PTB reports it as an error with a traceback.
+    logging.getLogger("telegram.ext").addFilter(_RetriedNetworkLoop())
