@@ -67,7 +67,7 @@ def test_three_processes_share_feeds_and_a_killed_leader_is_replaced(
 
     # Each feed is fetched by one process per interval, not by each of the three.
     hits_before, watch_from = len(news.hits("/feed.xml")), time.monotonic()
-    time.sleep(20)
+    time.sleep(12)
     fetched = len(news.hits("/feed.xml")) - hits_before
     intervals = (time.monotonic() - watch_from) / 2
     assert fetched <= 1.2 * intervals + 1, (fetched, intervals)
