@@ -78,6 +78,9 @@ class _StartUpStop:
         self.requested = True
 
 
+STOP_DEADLINE = 9.5  # seconds from SIGTERM to exit, whatever is still running
+
+
 def serve(settings: Settings, clock: Clock, role: str = "all") -> int:
     """Run the bot on ``clock`` until SIGTERM/SIGINT (the soak passes a simulated clock)."""
     early_stop = _StartUpStop()
@@ -95,6 +98,7 @@ def serve(settings: Settings, clock: Clock, role: str = "all") -> int:
         return 0
     try:
         app = NewsbotApp(settings, clock, role=role)
+        app.stop_deadline = STOP_DEADLINE
     except StorageError as exc:
         return _fail(str(exc))
     try:
