@@ -359,10 +359,6 @@ class Ingestor:
             published_at=published, ingested_at=now, keys=tuple(keys), image_url=image,
             cluster_id=cluster_of, text=text, lead=lead,
         )
-        # Members point at the story's first article, so a third copy joins the same story.
-        self.stories.add(aid, cluster_of or aid, vector, site_of(item.url), now)
-        for key in keys:
-            self._see(key, aid)
         if self.repo is not None:
             with self.repo.batch():
                 self.repo.add_article(article)
@@ -370,6 +366,12 @@ class Ingestor:
                     self._name_other_source(cluster_of, feed.name)
                 if self.on_stored is not None:
                     result.queued += self.on_stored(article)
+        # Only once stored: an article whose batch failed (a database restart, a lock
+        # timeout) must look new to the next poll, or it would never be stored at all.
+        # Members point at the story's first article, so a third copy joins the same story.
+        self.stories.add(aid, cluster_of or aid, vector, site_of(item.url), now)
+        for key in keys:
+            self._see(key, aid)
         return article
 
     def _name_other_source(self, primary_id: str, source: str) -> None:

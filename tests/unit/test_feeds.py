@@ -13,7 +13,7 @@ import pytest
 
 from bot.article.canonical import canonical_url
 from bot.clock import FakeClock
-from bot.errors import FeedError, FetchBlockedError
+from bot.errors import FeedError, FetchBlockedError, StorageError
 from bot.feeds.fetch import Fetcher, FetchPolicy, allowed_addresses
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import BACKOFF_CAP, next_poll
@@ -317,3 +317,28 @@ def test_next_poll_backoff_cap_and_retry_after() -> None:
     assert next_poll(now, 60, max_age=900, rng=rng) - now >= timedelta(seconds=800)
 
 
+
+
+async def test_an_article_whose_store_failed_is_stored_by_the_next_poll(
+        tmp_path: Path, site: NewsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found by the 3-process soak: the keys were remembered before the store call, so an
+    # article whose transaction failed (a database restart, a lock timeout) was never stored.
+    item = {"title": "Minsk border talks", "link": f"{site.url}/a/1", "guid": "one",
+            "description": " ".join(LONG)}
+    settings, clock, fetcher, repo = _one_feed(tmp_path, site, "/one.xml", [item])
+    ingestor = Ingestor(settings, fetcher, clock, repo)
+    real_add = repo.add_article
+
+    def failing(_article: object) -> None:
+        raise StorageError("the database is away")
+
+    monkeypatch.setattr(repo, "add_article", failing)
+    with pytest.raises(StorageError):
+        await ingestor.poll(settings.feeds[0])
+    monkeypatch.setattr(repo, "add_article", real_add)
+    clock.advance(timedelta(hours=1))
+    again = await ingestor.poll(settings.feeds[0])
+    assert [a.title for a in again.articles] == ["Minsk border talks"]
+    assert repo.article_count() == 1
+    await fetcher.close()
+    repo.close()
