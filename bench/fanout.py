@@ -34,9 +34,23 @@ from bot.delivery.queue import DeliveryService  # noqa: E402
 from bot.delivery.sender import TelegramSender  # noqa: E402
 from bot.models import Article, Chat, ChatKey, ChatType  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
+from bot.storage.base import Repository  # noqa: E402
 from bot.storage.tinydb_store import TinyDBRepository  # noqa: E402
 from tests.conftest import TOKEN, free_port, write_config  # noqa: E402
 from tests.emulator.server import Emulator  # noqa: E402
+
+
+def seed_followers(repo: Repository, emulator: Emulator, private: int, groups: int) -> None:
+    """``private`` private chats and ``groups`` groups following Belarus, in both places."""
+    with repo.batch():
+        for i in range(private):
+            emulator.chat(1_000_000 + i, "private")
+            repo.put_chat(Chat(ChatKey(1_000_000 + i), ChatType.PRIVATE,
+                               topics=frozenset({"belarus"})))
+        for i in range(groups):
+            emulator.chat(-1_000_000 - i, "supergroup")
+            repo.put_chat(Chat(ChatKey(-1_000_000 - i), ChatType.SUPERGROUP,
+                               topics=frozenset({"belarus"})))
 
 
 async def run(private: int, groups: int, articles: int, *, limits: bool,
@@ -48,15 +62,7 @@ async def run(private: int, groups: int, articles: int, *, limits: bool,
         settings = load_settings(write_config(Path(tmp), []), env={})
         clock = SystemClock()
         repo = TinyDBRepository(Path(tmp) / "data", clock)
-        with repo.batch():
-            for i in range(private):
-                emulator.chat(1_000_000 + i, "private")
-                repo.put_chat(Chat(ChatKey(1_000_000 + i), ChatType.PRIVATE,
-                                   topics=frozenset({"belarus"})))
-            for i in range(groups):
-                emulator.chat(-1_000_000 - i, "supergroup")
-                repo.put_chat(Chat(ChatKey(-1_000_000 - i), ChatType.SUPERGROUP,
-                                   topics=frozenset({"belarus"})))
+        seed_followers(repo, emulator, private, groups)
         chats = ChatService(repo, settings, clock)
         pacer = Pacer() if limits else Pacer(global_rate=0, private_interval=0,
                                               group_per_minute=10**9)

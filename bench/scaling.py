@@ -33,9 +33,9 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.fanout import seed_followers  # noqa: E402
 from bench.ingest import build_site  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from bot.models import Chat, ChatKey, ChatType  # noqa: E402
 from bot.storage.postgres import PostgresRepository  # noqa: E402
 from tests.conftest import TOKEN, write_config  # noqa: E402
 from tests.emulator.server import Emulator  # noqa: E402
@@ -153,15 +153,7 @@ def fan_out(server: TestPostgres, private: int, groups: int, articles: int,
     site.set("/feed.xml", rss("Bench", []), "application/rss+xml")
     config = write_config(folder, [(f"{site.url}/feed.xml", "Bench")], interval=2)
     repo = PostgresRepository(url)
-    with repo.batch():
-        for i in range(private):
-            emulator.chat(1_000_000 + i, "private")
-            repo.put_chat(Chat(ChatKey(1_000_000 + i), ChatType.PRIVATE,
-                               topics=frozenset({"belarus"})))
-        for i in range(groups):
-            emulator.chat(-1_000_000 - i, "supergroup")
-            repo.put_chat(Chat(ChatKey(-1_000_000 - i), ChatType.SUPERGROUP,
-                               topics=frozenset({"belarus"})))
+    seed_followers(repo, emulator, private, groups)
     repo.close()
     procs = start_bots(config, url, emulator, [None, None, None], "all", folder)
     time.sleep(8)
