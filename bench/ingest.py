@@ -77,7 +77,7 @@ async def newsbot_passes(urls: list[str], tmp: Path) -> dict[str, float]:
     again = await ingestor.run_once(concurrency=16)
     warm = time.perf_counter() - started
     await fetcher.close()
-    ingestor.close()
+    await ingestor.close()
     repo.close()
     return {"articles": new, "cold": cold, "warm": warm,
             "not_modified": sum(r.not_modified for r in again), **dict(stages)}

@@ -31,6 +31,7 @@ from bot.delivery.queue import DeliveryService
 from bot.delivery.sender import TelegramSender
 from bot.errors import NewsbotError, StorageError
 from bot.feeds.fetch import Fetcher
+from bot.finishing import cancel_and_wait
 from bot.ingest import Ingestor, ingest_workers
 from bot.logs import register_secret
 from bot.metrics import MetricsExposition, Snapshot, health_problems
@@ -489,16 +490,9 @@ class NewsbotApp:
     async def _stand_by(self) -> None:
         """Stop leading: no more getUpdates, sending or scheduled jobs from this process."""
         self.delivery.dispatching = False
-        if self._updates is not None:
-            self._updates.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._updates
-            self._updates = None
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        await cancel_and_wait(self._updates)
+        await cancel_and_wait(self._listener)
+        self._updates = self._listener = None
         for job in self._leader_jobs:
             job.schedule_removal()
         self._leader_jobs = []
@@ -595,7 +589,7 @@ class NewsbotApp:
             # Sends are settled: a standby may lead now without sending anything twice.
             self.leader.release()
         await self.fetcher.close()
-        self.ingestor.close()
+        await self.ingestor.close()
         if self.leader is not None and self._lease_store is not self.repo:
             self._lease_store.close()
         self.repo.close()

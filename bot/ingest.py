@@ -29,6 +29,7 @@ from bot.errors import FeedError, StorageError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import next_poll
+from bot.finishing import join_thread
 from bot.language import detect_language
 from bot.models import Article, FeedItem, FeedState
 from bot.settings import FeedConfig, Settings
@@ -141,12 +142,26 @@ class Ingestor:
         """Finish no more items: polls under way end after their current item."""
         self._stopping = True
 
-    def close(self) -> None:
-        """Stop the worker processes."""
+    async def close(self, grace: float = 2.0) -> None:
+        """Stop the worker processes, waiting up to ``grace`` seconds for them to end.
+
+        Waiting matters: a pool left winding down when the interpreter exits races
+        ``concurrent.futures``' exit hook, which then prints "Exception ignored in: <module
+        'threading'>" and a traceback (Python 3.11 wakes the pool's manager thread through a
+        pipe that the thread may be closing at that moment). Joined here, the hook finds the
+        pool closed. The join runs on a daemon thread, so a worker stuck in one long page
+        can't hold the exit past ``grace``.
+        """
         self._stopping = True
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        joining = threading.Thread(target=pool.shutdown,
+                                   kwargs={"wait": True, "cancel_futures": True},
+                                   daemon=True, name="ingest-workers-exit")
+        joining.start()
+        if not await join_thread(joining, grace):
+            log.warning("ingest worker processes did not end in time")
 
     async def run_once(self, feeds: tuple[FeedConfig, ...] | None = None,
                        concurrency: int = 8) -> list[FeedResult]:

@@ -53,7 +53,7 @@ async def run_preview(settings: Settings, clock: Clock, *, topic: str | None,
                 print(f"[{len(done)}/{len(tasks)}] {result.feed.name}: "
                       f"{len(result.articles)} articles", file=sys.stderr)
     finally:
-        ingestor.close()
+        await ingestor.close()
         await fetcher.close()
         if repo is not None:
             repo.close()

@@ -25,6 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.errors import StorageError
+from bot.finishing import cancel_and_wait, join_thread
 from bot.storage.base import Repository
 
 log = logging.getLogger(__name__)
@@ -168,18 +169,11 @@ class LeaderRole:
     async def stop(self) -> None:
         """Stop trying, and stop the role's duties (the lease is kept until ``release``)."""
         self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._thread is not None:
-            # Not through the default executor, whose threads may all be busy: the lease
-            # thread wakes at once from its wait (at most one try in flight, 3 s at worst).
-            for _ in range(40):
-                if not self._thread.is_alive():
-                    break
-                await asyncio.sleep(0.05)
+            # The lease thread wakes at once from its wait; at most one try is in flight.
+            await join_thread(self._thread, 2.0)
             self._thread = None
         if self.leading:
             self.leading = False

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 
-from bot.delivery.finishing import finish_or_cancel
+from bot.finishing import finish_or_cancel
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.delivery.finishing import finish_or_cancel
 from bot.delivery.pacing import Pacer
+from bot.finishing import finish_or_cancel
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 
 from bot.chats import ChatService
 from bot.clock import Clock
-from bot.delivery.finishing import finish_or_cancel
 from bot.delivery.pacing import Pacer
 from bot.delivery.sender import Outcome, SendResult, TelegramSender
 from bot.digest import Record, build_digest, records
 from bot.errors import NotLeadingError, StorageError
+from bot.finishing import finish_or_cancel
 from bot.models import (
     Article,
     Chat,
