@@ -376,7 +376,13 @@ class Ingestor:
         )
         if self.repo is not None:
             with self.repo.batch():
-                self.repo.add_article(article)
+                if not self.repo.add_new_article(article):
+                    # Another process stored a copy (this page in another feed, or this
+                    # text) since the listing was checked: that one is fanned out.
+                    result.skipped += 1
+                    for key in keys:
+                        self._see(key, aid)
+                    return None
                 if cluster_of:
                     self._name_other_source(cluster_of, feed.name)
                 if self.on_stored is not None:

@@ -91,6 +91,19 @@ class Repository(Protocol):
         """Store a new article; its ``keys`` become dedupe keys."""
         ...
 
+    def add_new_article(self, article: Article) -> bool:
+        """Store an article unless another one already owns its id or one of its ``keys``.
+
+        The check and the store are one step, so of two processes that take copies of one
+        story at the same moment (the same page in two feeds, the same text under two
+        addresses) exactly one stores it; the other gets False and must not fan it out.
+        Inside a ``batch``, the claim holds once the batch commits.
+
+        Returns:
+            Whether the article was stored.
+        """
+        ...
+
     def get_article(self, article_id: str) -> Article | None:
         """Return an article by id."""
         ...

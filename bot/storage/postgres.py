@@ -373,6 +373,30 @@ class PostgresRepository:
                 self._write("INSERT INTO article_keys VALUES (%s, %s) ON CONFLICT DO NOTHING",
                             many=[(key, article.id) for key in article.keys])
 
+    def add_new_article(self, article: Article) -> bool:
+        """Store an article unless its id or one of its keys is already taken.
+
+        Claimed by the inserts themselves: a second transaction inserting a key waits for
+        the first to commit and then finds it taken (``ON CONFLICT DO NOTHING`` returns no
+        row), so two processes never both store one story. Keys go in sorted, so two such
+        transactions can't wait for each other in a cycle.
+        """
+        with self.batch():
+            if not self._write(
+                    "INSERT INTO articles VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING "
+                    "RETURNING id",
+                    (article.id, article.ingested_at, Jsonb(codec.article_out(article)))):
+                return False
+            keys = sorted(set(article.keys))
+            taken = self._write(
+                "INSERT INTO article_keys SELECT key, %s FROM unnest(%s::text[]) AS key "
+                "ON CONFLICT DO NOTHING RETURNING key", (article.id, keys))
+            if len(taken) < len(keys):
+                # Another article owns one: take this one back (its keys go with it).
+                self._write("DELETE FROM articles WHERE id = %s", (article.id,))
+                return False
+            return True
+
     def get_article(self, article_id: str) -> Article | None:
         """Return an article by id."""
         rows = self._query("SELECT doc FROM articles WHERE id = %s", (article_id,))

@@ -677,6 +677,13 @@ class TinyDBRepository:
         """Store a new article; its ``keys`` become dedupe keys."""
         self._log(["a", codec.article_out(article)])
 
+    def add_new_article(self, article: Article) -> bool:
+        """Store an article unless its id or a key is taken (one process: a plain check)."""
+        if article.id in self._articles or any(k in self._keys for k in article.keys):
+            return False
+        self.add_article(article)
+        return True
+
     def get_article(self, article_id: str) -> Article | None:
         """Return an article by id."""
         entry = self._articles.get(article_id)

@@ -26,6 +26,7 @@ from tests.pg import TestPostgres
 __all__ = ["own_server"]  # a fixture of test_postgres's, used here too
 
 LEADING = "leading: updates"
+STEPPED_DOWN = "leader role lost"
 
 
 def start(count: int, config: Path, emulator: Emulator, url: str,
@@ -41,8 +42,15 @@ def start(count: int, config: Path, emulator: Emulator, url: str,
 
 
 def leaders(bots: list[BotProcess]) -> list[BotProcess]:
-    return [b for b in bots if b.proc is not None and b.proc.poll() is None
-            and LEADING in b.log()]
+    """The running processes whose last word on the role is that they lead.
+
+    A leader that could not renew through a database outage steps down, and another process
+    may take the lease when the database is back: only the present counts.
+    """
+    def leads(log: str) -> bool:
+        return log.rfind(LEADING) > log.rfind(STEPPED_DOWN)
+
+    return [b for b in bots if b.proc is not None and b.proc.poll() is None and leads(b.log())]
 
 
 def titled(emulator: Emulator, chat: int, title: str) -> list[Sent]:

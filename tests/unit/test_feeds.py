@@ -357,3 +357,37 @@ async def test_closing_the_ingestor_ends_its_worker_processes(tmp_path: Path) ->
     await ingestor.close()
     assert multiprocessing.active_children() == []
     await ingestor.close()  # a second close is harmless
+
+
+async def test_copies_taken_at_once_by_two_ingestors_are_stored_once(tmp_path: Path,
+                                                                      site: NewsServer) -> None:
+    # Two processes on one database each check the text's key before either has stored it:
+    # the store's claim decides, and only one copy is fanned out.
+    import asyncio  # noqa: PLC0415
+
+    story = {"title": "Minsk and Vilnius sign a border deal", "description": " ".join(LONG)}
+    site.set("/one.xml", rss("one", [{**story, "link": f"{site.url}/one/1"}]),
+             "application/rss+xml")
+    site.set("/two.xml", rss("two", [{**story, "link": f"{site.url}/two/1"}]),
+             "application/rss+xml")
+    config = write_config(tmp_path, [(f"{site.url}/one.xml", "One"),
+                                     (f"{site.url}/two.xml", "Two")])
+    settings = load_settings(config, env={})
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    repo = TinyDBRepository(tmp_path / "data", clock)
+    fetcher = Fetcher(timeout=5)
+    fanned: list[str] = []
+
+    def record(article):  # type: ignore[no-untyped-def]
+        fanned.append(article.url)
+        return 1
+
+    first, second = (Ingestor(settings, fetcher, clock, repo, on_stored=record)
+                     for _ in range(2))
+    one, two = await asyncio.gather(first.poll(settings.feeds[0]),
+                                    second.poll(settings.feeds[1]))
+    assert len(one.articles) + len(two.articles) == 1
+    assert one.skipped + two.skipped == 1
+    assert len(fanned) == 1 and repo.article_count() == 1
+    await fetcher.close()
+    repo.close()

@@ -291,3 +291,47 @@ def test_articles_another_process_stored_are_found_by_a_mark(open_store: Opener)
         assert [x.id for x in again] in ([], [a.id]), "at most the overlap again"
     else:
         assert found == [], "nobody else stores in a data folder"
+
+
+def test_a_new_article_is_stored_once_whoever_holds_a_copy(open_store: Opener) -> None:
+    repo = open_store()
+    first = article(keys=("u:https://a.example/1", "h:same-text"))
+    assert repo.add_new_article(first)
+    assert not repo.add_new_article(first), "its id is taken"
+    copy = article(keys=("u:https://b.example/9", "h:same-text"))
+    with repo.batch():
+        assert not repo.add_new_article(copy), "its text's key is taken"
+    other = article(keys=("u:https://c.example/2", "h:other-text"))
+    assert repo.add_new_article(other)
+    repo.close()
+
+    again = open_store()
+    assert again.get_article(copy.id) is None
+    assert again.article_for_key("u:https://b.example/9") is None, "no key of a refused copy"
+    assert again.article_for_key("h:same-text") == first.id
+    assert {a.id for a in again.articles_since(T0 - timedelta(days=1))} == {first.id, other.id}
+
+
+def test_two_processes_storing_copies_at_once_store_one(database_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+
+    one, two = PostgresRepository(database_url), PostgresRepository(database_url)
+    try:
+        mine = article(keys=("u:https://a.example/1", "h:same-text"))
+        theirs = article(keys=("u:https://b.example/1", "h:same-text"))
+        with ThreadPoolExecutor(1) as pool:
+            with one.batch():
+                assert one.add_new_article(mine)
+                # The other process's insert waits for this transaction to end ...
+                racing = pool.submit(two.add_new_article, theirs)
+                time.sleep(0.3)
+                assert not racing.done()
+            # ... and then finds the text's key taken.
+            assert racing.result(timeout=10) is False
+        assert two.article_for_key("h:same-text") == mine.id
+        assert two.get_article(theirs.id) is None
+    finally:
+        one.close()
+        two.close()
