@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from bot.errors import ConfigError, NewsbotError, StorageError
 from bot.logs import redact, register_secret, setup_logging
 from bot.roles import ROLES
 from bot.settings import Settings, load_settings, token_problem
+from bot.stopping import StopSignals
 from bot.storage.opening import (
     database_password,
     describe_location,
@@ -56,35 +56,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return serve(settings, SystemClock(), role=args.role)
 
 
-class _StartUpStop:
-    """Stop requests that arrive before the event loop installs its own handlers.
-
-    Start-up (imports, opening the store) takes a second or two; a SIGTERM then must not kill
-    the process with the default action. The handler only records the request: raising from it
-    is not reliable, because Python runs signal handlers between bytecodes, possibly inside an
-    object's ``__del__``, where an exception is printed and dropped (the stop was then lost).
-    ``serve`` checks the flag between start-up steps and the app checks it once its loop's
-    handlers are in place.
-    """
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def install(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._handle)
-
-    def _handle(self, _signum: int, _frame: object) -> None:
-        self.requested = True
-
-
 STOP_DEADLINE = 9.5  # seconds from SIGTERM to exit, whatever is still running
 
 
 def serve(settings: Settings, clock: Clock, role: str = "all") -> int:
     """Run the bot on ``clock`` until SIGTERM/SIGINT (the soak passes a simulated clock)."""
-    early_stop = _StartUpStop()
-    early_stop.install()
+    # First of all, before any thread starts: the signals are then a thread's to wait for.
+    stops = StopSignals(STOP_DEADLINE)
+    stops.install()
     if settings.token is not None:
         register_secret(settings.token.reveal(), "<token>")
     if settings.storage.url is not None:
@@ -94,15 +73,14 @@ def serve(settings: Settings, clock: Clock, role: str = "all") -> int:
 
     from bot.app import NewsbotApp  # noqa: PLC0415 - slow import, only for run
 
-    if early_stop.requested:
+    if stops.requested:
         return 0
     try:
         app = NewsbotApp(settings, clock, role=role)
-        app.stop_deadline = STOP_DEADLINE
     except StorageError as exc:
         return _fail(str(exc))
     try:
-        asyncio.run(app.run(stop_requested=lambda: early_stop.requested))
+        asyncio.run(app.run(stops))
     except InvalidToken:
         return _fail("Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized); get a valid "
                      "token from @BotFather")

@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
 import secrets
 import signal
-import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +37,7 @@ from bot.roles import LeaderRole, process_name
 from bot.services import SERVICES_KEY, Services
 from bot.settings import FeedConfig, Settings
 from bot.stats import StatsService
+from bot.stopping import StopSignals
 from bot.storage.opening import open_repository, open_second_connection
 from bot.texts import text
 from bot.votes import VoteService
@@ -77,13 +75,6 @@ COMMANDS = [
     ("images", "Lead images: preview, photo or off"),
     ("language", "Bot language: en ru be uk lt pl"),
 ]
-
-
-def _exit_now() -> None:
-    log.warning("shutdown took too long; exiting now (everything acknowledged is stored)")
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-    os._exit(0)
 
 
 def _polling_failed(exc: TelegramError) -> None:
@@ -140,9 +131,6 @@ class NewsbotApp:
         self._listener: asyncio.Task[None] | None = None
         self._updates: asyncio.Task[None] | None = None
         self._webhook_secret = ""
-        # Seconds from SIGTERM after which the process exits whatever is still running
-        # (``newsbot run`` sets it; an app run inside tests does not).
-        self.stop_deadline: float | None = None
         self._stop = asyncio.Event()
         self.alerts = AlertTracker()
         self._started = self.clock.now()
@@ -386,30 +374,28 @@ class NewsbotApp:
             log.warning("could not register the command menu", extra={"error": str(exc)})
 
     def request_stop(self) -> None:
-        """Ask the running bot to shut down gracefully (within ``stop_deadline``, if set)."""
-        if not self._stop.is_set() and self.stop_deadline is not None:
-            # Every step of the shutdown has its own bound, but on an overloaded machine
-            # their sum can pass the 10 s the contract gives. Everything acknowledged is
-            # already durable (each write returns after its fsync or commit), so the last
-            # resort loses at most the "sent" mark of a message in flight, as a kill would.
-            timer = threading.Timer(self.stop_deadline, _exit_now)
-            timer.daemon = True
-            timer.start()
+        """Ask the running bot to shut down gracefully."""
         self._stop.set()
 
-    async def run(self, stop_requested: Callable[[], bool] = lambda: False) -> None:
+    async def run(self, stops: StopSignals | None = None) -> None:
         """Run until SIGTERM/SIGINT; then finish in-flight sends, flush storage, return.
 
         Args:
-            stop_requested: Whether a stop arrived during start-up, before this loop's signal
-                handlers were in place; if so the bot shuts down as soon as they are.
+            stops: The process's stop signals, seen by a thread of their own (``newsbot
+                run``; a stop during start-up counts at once). Without them (a bot run
+                inside tests) the loop's own signal handlers are used.
         """
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, self.request_stop)
-        if stop_requested():
-            self.request_stop()
+        if stops is not None:
+            def stop_from_signal_thread() -> None:
+                with contextlib.suppress(RuntimeError):  # the loop has closed: all done
+                    loop.call_soon_threadsafe(self.request_stop)
+
+            stops.when_requested(stop_from_signal_thread)
+        else:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self.request_stop)
         app = self.application
         try:
             if self.metrics is not None:

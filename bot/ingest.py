@@ -33,6 +33,7 @@ from bot.finishing import join_thread
 from bot.language import detect_language
 from bot.models import Article, FeedItem, FeedState
 from bot.settings import FeedConfig, Settings
+from bot.stopping import unblock_stop_signals
 from bot.storage.base import Repository
 from bot.summarize import summarize
 from bot.topics import TopicMatcher
@@ -54,6 +55,9 @@ def exit_with_parent(parent: int) -> None:
     A pool worker holds both ends of its own task pipe, so it never sees EOF when the bot dies;
     a daemon thread watches for the parent to change instead.
     """
+    # Spawned with the bot's mask, in which SIGTERM waits for the bot's signal thread: a
+    # worker must still end on its own SIGTERM (the pool terminates workers with it).
+    unblock_stop_signals()
 
     def watch() -> None:
         while os.getppid() == parent:
