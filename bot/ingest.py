@@ -7,12 +7,13 @@ the others. Only this module and ``feeds/fetch.py`` do I/O in the news pipeline.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -65,6 +66,45 @@ def exit_with_parent(parent: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+class BodiesAhead:
+    """A poll's new items in order, each with its body being made up to ``AHEAD`` items early.
+
+    Args:
+        ingestor: Makes the bodies (``Ingestor.body``).
+        feed: The feed polled.
+        result: The poll's result (its stage times).
+        items: The items, in the order they are to be stored.
+    """
+
+    AHEAD = PAGE_FETCH_CONCURRENCY
+
+    def __init__(self, ingestor: Ingestor, feed: FeedConfig, result: FeedResult,
+                 items: list[FeedItem]) -> None:
+        self._make = functools.partial(ingestor.body, feed, result=result)
+        self._items = iter(items)
+        self._started: deque[tuple[FeedItem, asyncio.Task[tuple[str, str | None]]]] = deque()
+
+    def __iter__(self) -> Iterator[tuple[FeedItem, asyncio.Task[tuple[str, str | None]]]]:
+        while True:
+            while len(self._started) < self.AHEAD:
+                item = next(self._items, None)
+                if item is None:
+                    break
+                self._started.append((item, asyncio.ensure_future(self._make(item))))
+            if not self._started:
+                return
+            yield self._started.popleft()
+
+    async def close(self) -> None:
+        """Cancel the bodies nobody will take (a stop, or the poll failed)."""
+        left = [task for _item, task in self._started]
+        self._started.clear()
+        for task in left:
+            task.cancel()
+        # Reaped, failures included: an exception nobody retrieved is logged at exit.
+        await asyncio.gather(*left, return_exceptions=True)
 
 
 def ingest_workers() -> int:
@@ -251,23 +291,31 @@ class Ingestor:
             # An item left undone (an error, or a shutdown) must be seen again next time, so
             # then the validators are not updated: a 304 would hide it for good.
             unfinished = False
-            for item in reversed(new_items):  # oldest first, so messages arrive in order
-                if self._stopping:
-                    unfinished = True
-                    break
-                try:
-                    article = await self._article(feed, item, result, parsed.language)
-                except (FeedError, StorageError):
-                    raise
-                except Exception:  # one bad item must not cost the rest of the feed
-                    log.exception("item skipped; retried next poll",
-                                  extra={"feed": feed.url, "url": item.url})
-                    result.skipped += 1
-                    unfinished = True
-                    continue
-                if article is not None:
-                    result.articles.append(article)
-                    self.ingested_total += 1
+            # Oldest first, so messages arrive in order; the pages of the next few items
+            # are fetched (and extracted) meanwhile: one after another, a feed of teasers
+            # whose site answers slowly took longer than the feed keeps its items.
+            bodies = BodiesAhead(self, feed, result, list(reversed(new_items)))
+            try:
+                for item, body in bodies:
+                    if self._stopping:
+                        unfinished = True
+                        break
+                    try:
+                        article = await self._article(feed, item, result, parsed.language,
+                                                      await body)
+                    except (FeedError, StorageError):
+                        raise
+                    except Exception:  # one bad item must not cost the rest of the feed
+                        log.exception("item skipped; retried next poll",
+                                      extra={"feed": feed.url, "url": item.url})
+                        result.skipped += 1
+                        unfinished = True
+                        continue
+                    if article is not None:
+                        result.articles.append(article)
+                        self.ingested_total += 1
+            finally:
+                await bodies.close()
             # Every item now known (before, or handled just now) is remembered; one left
             # undone is not, so the next poll takes it again.
             handled = frozenset(article_id(keys[0]) for _item, keys in item_keys[:LISTING_MEMORY]
@@ -317,8 +365,9 @@ class Ingestor:
         return article_id(keys[0]) in listed or any(
             k in self._seen_keys or k in stored for k in keys)
 
-    async def _body(self, feed: FeedConfig, item: FeedItem,
-                    result: FeedResult) -> tuple[str, str | None]:
+    async def body(self, feed: FeedConfig, item: FeedItem,
+                   result: FeedResult) -> tuple[str, str | None]:
+        """An item's text and image: the feed's own, or its page's for a teaser."""
         text = html_to_text(item.content_html) or html_to_text(item.summary_html)
         image = item.image_url
         if not (self.settings.ingest.fetch_full_text and is_teaser(text)):
@@ -343,10 +392,11 @@ class Ingestor:
         return text, image or extracted.image_url
 
     async def _article(self, feed: FeedConfig, item: FeedItem, result: FeedResult,
-                       feed_language: str | None) -> Article | None:
+                       feed_language: str | None, body: tuple[str, str | None]
+                       ) -> Article | None:
         now = self.clock.now()
         keys = self._item_keys(feed, item)
-        text, image = await self._body(feed, item, result)
+        text, image = body
         title = item.title or (text[:80].rsplit(" ", 1)[0] + "…" if text else item.url)
         hash_key = f"h:{content_hash(title, text)}"
         if self._known(hash_key):

@@ -267,10 +267,10 @@ async def test_failed_item_is_not_remembered_as_listed(tmp_path: Path,
     ingestor = Ingestor(settings, fetcher, clock, repo)
     real_article = ingestor._article
 
-    async def failing(feed, item, result, language):  # type: ignore[no-untyped-def]
+    async def failing(feed, item, result, language, body):  # type: ignore[no-untyped-def]
         if item.title == "Vilnius links":
             raise RuntimeError("extraction blew up")
-        return await real_article(feed, item, result, language)
+        return await real_article(feed, item, result, language, body)
 
     ingestor._article = failing  # type: ignore[method-assign]
     first = await ingestor.poll(settings.feeds[0])
@@ -389,5 +389,25 @@ async def test_copies_taken_at_once_by_two_ingestors_are_stored_once(tmp_path: P
     assert len(one.articles) + len(two.articles) == 1
     assert one.skipped + two.skipped == 1
     assert len(fanned) == 1 and repo.article_count() == 1
+    await fetcher.close()
+    repo.close()
+
+
+async def test_pages_of_a_poll_are_fetched_ahead_and_stored_in_order(tmp_path: Path,
+                                                                     site: NewsServer) -> None:
+    # Fetched one after another, the pages of a teaser feed on a slow site made a poll take
+    # longer than the feed keeps its items (the soak lost whole stories so).
+    items = []
+    for i in range(4):
+        site.set(f"/a/{i}", article_page(f"Minsk story {i}", LONG), delay=2.0)
+        items.append({"title": f"Minsk story {i}", "link": f"{site.url}/a/{i}",
+                      "description": "Teaser…"})
+    settings, clock, fetcher, repo = _one_feed(tmp_path, site, "/f.xml", items)
+    started = time.monotonic()
+    result = await Ingestor(settings, fetcher, clock, repo).poll(settings.feeds[0])
+    took = time.monotonic() - started
+    assert [a.title for a in result.articles] == [f"Minsk story {i}" for i in (3, 2, 1, 0)]
+    assert all("Paragraph 0" in a.text for a in result.articles), "every page was used"
+    assert took < 6.0, f"pages fetched one after another ({took:.1f} s for 4 x 2 s)"
     await fetcher.close()
     repo.close()
