@@ -288,6 +288,7 @@ class NewsbotApp:
             if not claimed:
                 return
             renewing = asyncio.create_task(self._keep_feed_lease(feed), name="feed-lease")
+            started = time.monotonic()
             try:
                 result = await self.ingestor.poll(feed)
             finally:
@@ -296,9 +297,15 @@ class NewsbotApp:
             self._last_poll = self.clock.now()
             if result.articles:
                 self.delivery.kick()
+                # Where a long poll spent its time (fetch, extract, summarize, ...): a poll
+                # slower than the feed turns over loses items, so operators need to see it.
+                stages = " ".join(f"{name}={secs:.1f}" for name, secs
+                                  in sorted(result.stage_seconds.items()) if secs >= 0.05)
                 log.info("feed polled", extra={"feed": feed.name,
                                                "new": len(result.articles),
-                                               "queued": result.queued})
+                                               "queued": result.queued,
+                                               "seconds": round(time.monotonic() - started, 1),
+                                               "stages": stages})
         except NewsbotError:
             log.exception("poll failed", extra={"feed": feed.name})
         except asyncio.CancelledError:
