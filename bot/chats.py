@@ -61,7 +61,7 @@ class ChatService:
         self.settings = settings
         self.clock = clock
         self.topics = {t.id: t for t in settings.topics}
-        # (chats_version it was built at, matcher): another process's change shows too
+        # (subscriptions_version it was built at, matcher): another process's change shows too
         self._own_matcher: tuple[int, TopicMatcher] | None = None
 
     # -------------------------------------------------------------- lookup
@@ -92,7 +92,7 @@ class ChatService:
 
     def own_matcher(self) -> TopicMatcher:
         """A matcher over every chat's keyword topics, owners ``<chat key>|<topic id>``."""
-        version = self.repo.chats_version
+        version = self.repo.subscriptions_version
         if self._own_matcher is None or self._own_matcher[0] != version:
             matcher = TopicMatcher()
             for chat in self.repo.chats():

@@ -122,6 +122,7 @@ class DeliveryService:
         self._retry_tasks: set[asyncio.Task[None]] = set()
         self._commits = GroupCommit(repo)
         self._followers_cache: tuple[int, dict[str, list[Chat]]] | None = None
+        self._chats_cache: tuple[int, list[Chat]] | None = None
         # senders waiting for a pacer slot: nothing of theirs is in flight, so a shutdown
         # cancels them at once instead of waiting out their chat's spacing
         self._waiting_for_slot: set[asyncio.Task[object]] = set()
@@ -159,7 +160,7 @@ class DeliveryService:
         Scanning every chat for every article was the fan-out's biggest cost after
         parsing feeds in the soak (2,000 chats, 2,000 articles a day).
         """
-        version = self.repo.chats_version
+        version = self.repo.subscriptions_version
         if self._followers_cache is None or self._followers_cache[0] != version:
             index: dict[str, list[Chat]] = {}
             for chat in self.repo.chats():
@@ -168,6 +169,16 @@ class DeliveryService:
                         index.setdefault(topic_id, []).append(chat)
             self._followers_cache = (version, index)
         return self._followers_cache[1]
+
+    def _all_chats(self) -> list[Chat]:
+        """Every chat, read again only when some chat changed.
+
+        The tick runs 4 times a second, and on a database each full read decodes every chat.
+        """
+        version = self.repo.chats_version
+        if self._chats_cache is None or self._chats_cache[0] != version:
+            self._chats_cache = (version, list(self.repo.chats()))
+        return self._chats_cache[1]
 
     def _topic_name(self, topic_id: str) -> str:
         topic = self.chats.topics.get(topic_id)
@@ -252,7 +263,7 @@ class DeliveryService:
         if self._closing or self.sender is None or not self.dispatching:
             return
         now = self.clock.now()
-        for chat in self.repo.chats():
+        for chat in self._all_chats():
             if self.digest_due(chat, now):
                 self._start(chat.key.chat_id)
         self.kick()

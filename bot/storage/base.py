@@ -11,7 +11,8 @@ Rules every implementation keeps:
   or out.
 * **Writers**: one process owns a data folder (a second gets ``StorageLockedError``); any
   number of bot processes share a database (``shared`` is True) and divide the work with
-  leases. ``chats_version`` then changes with any process's chat change.
+  leases. ``chats_version`` and ``subscriptions_version`` then change with any process's
+  chat change.
 * **Errors**: implementation errors are wrapped in ``bot.errors.StorageError`` subclasses.
 """
 
@@ -76,6 +77,17 @@ class Repository(Protocol):
     @property
     def chats_version(self) -> int:
         """A number that changes whenever a chat is added, changed or removed (for caches)."""
+        ...
+
+    @property
+    def subscriptions_version(self) -> int:
+        """A number that changes whenever who-gets-what changes (for fan-out caches).
+
+        That is a chat added or removed, or its ``active``, ``topics``, ``languages`` or
+        ``own_topics`` changed; not a digest's time stamp, which changes with every digest
+        (on a database, rebuilding the follower index after each of those cost the
+        3-process soak half of every process's CPU).
+        """
         ...
 
     def threads_of(self, chat_id: int) -> list[Chat]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,6 +65,16 @@ def chat_out(chat: Chat) -> dict[str, Any]:
         "created_at": dt_out(chat.created_at), "digest_since": dt_out(chat.digest_since),
         "last_digest_at": dt_out(chat.last_digest_at),
     }
+
+
+def subscriptions_of(chat: Chat) -> str:
+    """What decides who gets an article, as one comparable string (see ``subscriptions_version``).
+
+    A digest's time stamp or a title changes often and decides nothing about fan-out.
+    """
+    return json.dumps([chat.active, sorted(chat.topics), list(chat.languages),
+                       [topic_out(t) for t in chat.own_topics]],
+                      ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def chat_in(data: dict[str, Any]) -> Chat:

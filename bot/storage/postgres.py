@@ -17,8 +17,9 @@ Rules of the Protocol as this backend keeps them (README, Design notes):
   ``copy-data`` takes it *exclusively*, so it never copies a store a bot is writing and no bot
   starts on a store being copied. Work is divided with leases (``try_lease``), see
   ``bot/roles.py``.
-* **Caches** in any process are keyed by ``chats_version``, a counter in the database bumped
-  in the same transaction as every chat change, so a change made by another process is seen.
+* **Caches** in any process are keyed by ``chats_version`` (any chat change) or
+  ``subscriptions_version`` (who gets what), counters in the database bumped in the same
+  transaction as the change, so a change made by another process is seen.
 * **Schema**: numbered migrations in ``MIGRATIONS``, applied at open under a transaction-level
   advisory lock, so several processes may start at once; the version is recorded.
 """
@@ -53,7 +54,7 @@ from bot.storage import codec
 from bot.storage.opening import masked
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # NOTIFY channel: a transaction that records pending deliveries wakes the leader's sender.
 PENDING_CHANNEL = "newsbot_pending"
 # Advisory lock keys: arbitrary constants, "newsbot" in ASCII split in two.
@@ -109,6 +110,13 @@ MIGRATIONS: dict[int, str] = {
     3: """
     ALTER TABLE articles ADD COLUMN stored_at timestamptz NOT NULL DEFAULT clock_timestamp();
     CREATE INDEX articles_stored ON articles (stored_at);
+    """,
+    # Who gets what, apart from every other chat change: fan-out caches are rebuilt only when
+    # it changes (each digest stamps its chat; reloading every chat after each cost the
+    # 3-process soak half of every process's CPU). ``subs`` is codec.subscriptions_of.
+    4: """
+    ALTER TABLE chat_changes ADD COLUMN subscriptions bigint NOT NULL DEFAULT 0;
+    ALTER TABLE chats ADD COLUMN subs text NOT NULL DEFAULT '';
     """,
 }
 # How a process holds the instance lock: bots share it, copy-data holds it alone, and the
@@ -319,15 +327,22 @@ class PostgresRepository:
 
     def put_chat(self, chat: Chat) -> None:
         """Insert or replace a chat durably."""
+        subs = codec.subscriptions_of(chat)
         with self.batch():
-            self._write("INSERT INTO chats VALUES (%s, %s, %s) ON CONFLICT (chat_id, thread_id) "
-                        "DO UPDATE SET doc = EXCLUDED.doc",
-                        (chat.key.chat_id, chat.key.thread_id, Jsonb(codec.chat_out(chat))))
-            self._chat_changed()
+            # The CTE reads the row as it was before this statement: NULL for a new chat.
+            rows = self._write(
+                "WITH before AS (SELECT subs FROM chats WHERE chat_id = %s AND thread_id = %s) "
+                "INSERT INTO chats (chat_id, thread_id, doc, subs) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (chat_id, thread_id) DO UPDATE SET doc = EXCLUDED.doc, "
+                "subs = EXCLUDED.subs RETURNING (SELECT subs FROM before)",
+                (chat.key.chat_id, chat.key.thread_id, chat.key.chat_id, chat.key.thread_id,
+                 Jsonb(codec.chat_out(chat)), subs))
+            self._chat_changed(subscriptions=not rows or rows[0][0] != subs)
 
-    def _chat_changed(self) -> None:
+    def _chat_changed(self, *, subscriptions: bool = True) -> None:
         # In the transaction of the change: a reader that sees the new number sees the change.
-        self._write("UPDATE chat_changes SET version = version + 1 WHERE id = 1")
+        self._write("UPDATE chat_changes SET version = version + 1, subscriptions = "
+                    "subscriptions + %s WHERE id = 1", (1 if subscriptions else 0,))
 
     def chats(self) -> Iterator[Chat]:
         """Iterate over all chats."""
@@ -338,6 +353,11 @@ class PostgresRepository:
     def chats_version(self) -> int:
         """Changes whenever any process changes a chat (for caches)."""
         return int(self._query("SELECT version FROM chat_changes WHERE id = 1")[0][0])
+
+    @property
+    def subscriptions_version(self) -> int:
+        """Changes whenever any process adds or removes a chat or changes its subscriptions."""
+        return int(self._query("SELECT subscriptions FROM chat_changes WHERE id = 1")[0][0])
 
     def threads_of(self, chat_id: int) -> list[Chat]:
         """Return every stored key (thread) of one Telegram chat."""
@@ -350,9 +370,11 @@ class PostgresRepository:
         with self.batch():
             for chat in self.threads_of(old):
                 new_key = ChatKey(new, chat.key.thread_id)
-                self._write("INSERT INTO chats VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                            (new, chat.key.thread_id,
-                             Jsonb(codec.chat_out(replace(chat, key=new_key)))))
+                moved_chat = replace(chat, key=new_key)
+                self._write("INSERT INTO chats (chat_id, thread_id, doc, subs) "
+                            "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                            (new, chat.key.thread_id, Jsonb(codec.chat_out(moved_chat)),
+                             codec.subscriptions_of(moved_chat)))
                 for d in self.pending(chat.key):
                     moved = replace(d, chat=new_key)
                     self._write("DELETE FROM deliveries WHERE article_id = %s AND chat_id = %s "

@@ -211,6 +211,7 @@ class TinyDBRepository:
         self._journal_ops = 0
         self._dirty: set[str] = set()
         self._chats_version = 0
+        self._subscriptions_version = 0
         self.write_seconds: list[float] = []
         # One process owns the folder, so leases only ever divide work inside it.
         self._leases: dict[str, tuple[str, float]] = {}
@@ -466,12 +467,16 @@ class TinyDBRepository:
         if kind == "c":
             chat = codec.chat_in(op[1])
             self._chats_version += 1
+            before = self._chats.get(chat.key)
+            if before is None or codec.subscriptions_of(before) != codec.subscriptions_of(chat):
+                self._subscriptions_version += 1
             self._chats[chat.key] = chat
             self._threads[chat.key.chat_id].add(chat.key)
             self._dirty.add("chats")
         elif kind == "cd":
             key = ChatKey.decode(op[1])
             self._chats_version += 1
+            self._subscriptions_version += 1
             self._chats.pop(key, None)
             self._threads[key.chat_id].discard(key)
             if not self._threads[key.chat_id]:
@@ -653,6 +658,11 @@ class TinyDBRepository:
     def chats_version(self) -> int:
         """A number that changes whenever a chat is added, changed or removed."""
         return self._chats_version
+
+    @property
+    def subscriptions_version(self) -> int:
+        """Changes when a chat is added or removed or its subscriptions change."""
+        return self._subscriptions_version
 
     def threads_of(self, chat_id: int) -> list[Chat]:
         """Return every stored key (thread) of one Telegram chat."""

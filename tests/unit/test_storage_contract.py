@@ -335,3 +335,31 @@ def test_two_processes_storing_copies_at_once_store_one(database_url: str) -> No
     finally:
         one.close()
         two.close()
+
+
+def test_subscriptions_version_changes_only_with_who_gets_what(open_store: Opener) -> None:
+    repo = open_store()
+    other = open_store() if repo.shared else repo  # on a database: another process sees it
+
+    def versions() -> tuple[int, int]:
+        return other.chats_version, other.subscriptions_version
+
+    start = versions()
+    repo.put_chat(chat(7))
+    added = versions()
+    assert added[0] != start[0] and added[1] != start[1], "a new chat"
+    repo.put_chat(chat(7, last_digest_at=T0, title="renamed"))
+    stamped = versions()
+    assert stamped[0] != added[0], "any change tells chats_version"
+    assert stamped[1] == added[1], "a digest stamp decides nothing about fan-out"
+    changes = [{"topics": frozenset({"lithuania"})}, {"languages": ("en",)}, {"active": False},
+               {"own_topics": (Topic("kw_x", "x", ("x*",), ()),)}]
+    seen = stamped[1]
+    current = chat(7, last_digest_at=T0, title="renamed")
+    for change in changes:
+        current = replace(current, **change)
+        repo.put_chat(current)
+        assert other.subscriptions_version != seen, change
+        seen = other.subscriptions_version
+    repo.move_chat(7, 8)
+    assert other.subscriptions_version != seen, "a chat moved to a new id"
