@@ -43,6 +43,13 @@ class FeedError(NewsbotError):
     """A feed could not be fetched or parsed."""
 
 
+class PageRetryError(NewsbotError):
+    """A teaser's article page failed for now (timeout, 5xx): its item waits for the next poll.
+
+    Not a ``FeedError``: the feed itself is fine, and the poll's other items go on.
+    """
+
+
 class FetchBlockedError(FeedError):
     """A URL was refused by the fetch policy (scheme, address, size, redirects)."""
 

@@ -26,7 +26,7 @@ from bot.article.canonical import article_id, canonical_url, content_hash
 from bot.article.cluster import STORY_WINDOW, StoryIndex, lead_of, site_of, story_vector
 from bot.article.extract import extract_page, html_to_text, is_teaser
 from bot.clock import Clock
-from bot.errors import FeedError, StorageError
+from bot.errors import FeedError, FetchBlockedError, PageRetryError, StorageError
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import next_poll
@@ -46,6 +46,9 @@ MAX_NEW_PER_POLL = 100
 # than this falls back to the store's key index for the rest.
 LISTING_MEMORY = 1000
 PAGE_FETCH_CONCURRENCY = 8
+# Polls that try a teaser's article page before the feed's teaser stands in for it.
+PAGE_TRIES = 3
+PAGE_TRIES_REMEMBERED = 10_000
 # Feeds show far fewer items than this; older keys are found in the store anyway.
 SEEN_KEYS_MAX = 50_000
 
@@ -152,6 +155,7 @@ class Ingestor:
         # it growing with every item ever polled.
         self._seen_keys: dict[str, str] = {}
         self._pages = asyncio.Semaphore(PAGE_FETCH_CONCURRENCY)
+        self._page_tries: dict[str, int] = {}  # item URL -> polls its page failed in
         # Extraction and summaries are CPU work under one GIL; worker processes (spawned, so
         # no thread of the bot is forked) let them use the other cores.
         self._pool = ProcessPoolExecutor(
@@ -305,6 +309,10 @@ class Ingestor:
                                                       await body)
                     except (FeedError, StorageError):
                         raise
+                    except PageRetryError:
+                        result.skipped += 1
+                        unfinished = True
+                        continue
                     except Exception:  # one bad item must not cost the rest of the feed
                         log.exception("item skipped; retried next poll",
                                       extra={"feed": feed.url, "url": item.url})
@@ -373,23 +381,54 @@ class Ingestor:
         if not (self.settings.ingest.fetch_full_text and is_teaser(text)):
             return text, image
         t0 = time.perf_counter()
+        failed: str | None = None
         try:
             async with self._pages:
                 page = await self.fetcher.get(item.url, trusted_host=urlsplit(feed.url).hostname,
                                               accept="text/html,application/xhtml+xml")
-        except FeedError as exc:
+        except FetchBlockedError as exc:  # policy, not luck: trying again changes nothing
             log.info("article page not fetched", extra={"url": item.url, "error": str(exc)})
             return text, image
+        except FeedError as exc:
+            failed = str(exc)
+        else:
+            if page.status >= 500 or page.status == 429:
+                failed = f"HTTP {page.status}"
+            elif page.status >= 400 or not page.body:
+                return text, image
         finally:
             result.stage_seconds["fetch"] += time.perf_counter() - t0
-        if page.status >= 400 or not page.body:
+        if failed is not None:
+            self._defer_page(item.url, failed)
             return text, image
+        self._page_tries.pop(item.url, None)
         t0 = time.perf_counter()
         extracted = await self._cpu(extract_page, page.body, page.url)
         result.stage_seconds["extract"] += time.perf_counter() - t0
         if len(extracted.text) > len(text):
             text = extracted.text
         return text, image or extracted.image_url
+
+    def _defer_page(self, url: str, problem: str) -> None:
+        """Put a teaser's item off to the next poll, or give up on its page after PAGE_TRIES.
+
+        Stored with its teaser, the article would be a poor one, and a copy of the same story
+        in a feed with full text would no longer look the same (its text differs), so it
+        would go out twice. Pages that failed once mostly work at the next poll.
+
+        Raises:
+            PageRetryError: The item should wait for the next poll.
+        """
+        tries = self._page_tries.pop(url, 0) + 1
+        if tries < PAGE_TRIES:
+            self._page_tries[url] = tries  # re-inserted: the oldest entries go first
+            while len(self._page_tries) > PAGE_TRIES_REMEMBERED:
+                del self._page_tries[next(iter(self._page_tries))]
+            log.info("article page not fetched; its item waits for the next poll",
+                     extra={"url": url, "error": problem, "try": tries})
+            raise PageRetryError(f"{url}: {problem}")
+        log.info("article page not fetched; the feed's teaser is used",
+                 extra={"url": url, "error": problem, "tries": tries})
 
     async def _article(self, feed: FeedConfig, item: FeedItem, result: FeedResult,
                        feed_language: str | None, body: tuple[str, str | None]

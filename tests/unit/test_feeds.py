@@ -411,3 +411,35 @@ async def test_pages_of_a_poll_are_fetched_ahead_and_stored_in_order(tmp_path: P
     assert took < 6.0, f"pages fetched one after another ({took:.1f} s for 4 x 2 s)"
     await fetcher.close()
     repo.close()
+
+
+async def test_a_teaser_whose_page_fails_waits_for_the_next_poll(tmp_path: Path,
+                                                                 site: NewsServer) -> None:
+    # Stored with its teaser, the article is a poor one, and a full-text copy of the story in
+    # another feed no longer looks the same (the soak sent such a story twice).
+    from bot.ingest import PAGE_TRIES  # noqa: PLC0415
+
+    teaser = {"title": "Minsk talks resume", "link": f"{site.url}/a/1", "description": "Teaser…"}
+    site.set("/a/1", "busy", status=503)
+    settings, clock, fetcher, repo = _one_feed(tmp_path, site, "/f.xml", [teaser])
+    ingestor = Ingestor(settings, fetcher, clock, repo)
+    first = await ingestor.poll(settings.feeds[0])
+    assert first.ok and first.articles == [] and first.skipped == 1
+    site.set("/a/1", article_page("Minsk talks resume", LONG))
+    second = await ingestor.poll(settings.feeds[0])
+    assert [a.title for a in second.articles] == ["Minsk talks resume"]
+    assert "Paragraph 0" in second.articles[0].text, "the page's text, not the teaser"
+
+    # A page that keeps failing: the teaser stands in after PAGE_TRIES polls.
+    other = {"title": "Vilnius port news", "link": f"{site.url}/a/2", "description": "Teaser…"}
+    site.set("/a/2", "busy", status=502)
+    site.set("/f.xml", rss("f", [other, teaser]), "application/rss+xml")
+    polls = [await ingestor.poll(settings.feeds[0]) for _ in range(PAGE_TRIES)]
+    assert [len(p.articles) for p in polls] == [0] * (PAGE_TRIES - 1) + [1]
+    assert polls[-1].articles[0].text.startswith("Teaser")
+    site.set("/a/3", "gone", status=404)  # a page that is not there: the teaser at once
+    gone = {"title": "Riga bridge", "link": f"{site.url}/a/3", "description": "Teaser…"}
+    site.set("/f.xml", rss("f", [gone, other, teaser]), "application/rss+xml")
+    assert [a.title for a in (await ingestor.poll(settings.feeds[0])).articles] == ["Riga bridge"]
+    await fetcher.close()
+    repo.close()
