@@ -34,8 +34,16 @@ def canonical_url(url: str) -> str:
 
 
 def content_hash(title: str, text: str) -> str:
-    """Hash of the normalised words of title and text."""
-    words = " ".join(tokens(title) + tokens(text)[:300])
+    """Hash of the normalised words of title and text.
+
+    Text extracted from a page often starts with its headline and a feed's own text does not;
+    a leading headline is left out, so one story's page and its full-text feed item (one
+    story syndicated to two feeds) hash alike and go out once.
+    """
+    head, body = tokens(title), tokens(text)
+    if head and body[:len(head)] == head:
+        body = body[len(head):]
+    words = " ".join(head + body[:300])
     return hashlib.sha256(words.encode()).hexdigest()[:24]
 
 

@@ -54,7 +54,7 @@ from bot.storage import codec
 from bot.storage.opening import masked
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # NOTIFY channel: a transaction that records pending deliveries wakes the leader's sender.
 PENDING_CHANNEL = "newsbot_pending"
 # Advisory lock keys: arbitrary constants, "newsbot" in ASCII split in two.
@@ -117,6 +117,17 @@ MIGRATIONS: dict[int, str] = {
     4: """
     ALTER TABLE chat_changes ADD COLUMN subscriptions bigint NOT NULL DEFAULT 0;
     ALTER TABLE chats ADD COLUMN subs text NOT NULL DEFAULT '';
+    """,
+    # The delivery queue and retention churn rows all day (insert, mark, prune): with the
+    # default 20 % of dead rows before autovacuum, the 3-process soak's database grew 1.3x
+    # after its retention window filled. Room on each chat page lets a digest's time stamp
+    # be updated in place.
+    5: """
+    ALTER TABLE deliveries SET (autovacuum_vacuum_scale_factor = 0.02);
+    ALTER TABLE articles SET (autovacuum_vacuum_scale_factor = 0.02);
+    ALTER TABLE article_keys SET (autovacuum_vacuum_scale_factor = 0.02);
+    ALTER TABLE votes SET (autovacuum_vacuum_scale_factor = 0.05);
+    ALTER TABLE chats SET (autovacuum_vacuum_scale_factor = 0.02, fillfactor = 80);
     """,
 }
 # How a process holds the instance lock: bots share it, copy-data holds it alone, and the

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.storage.postgres import SCHEMA_VERSION
 from tests.conftest import ROOT, BotProcess, write_config
 from tests.emulator.server import Emulator, Sent
 from tests.newsserver import NewsServer, article_page, rss
@@ -58,7 +59,7 @@ def test_wrong_password_or_no_server_is_one_line_and_exit_2(tmp_path: Path,
         assert "***" in lines[0]
     doctor = newsbot("doctor", "--config", str(config),
                      env={"NEWSBOT_DATABASE_URL": database_url})
-    assert doctor.returncode == 0 and "schema 3" in doctor.stdout, doctor.stderr
+    assert doctor.returncode == 0 and f"schema {SCHEMA_VERSION}" in doctor.stdout, doctor.stderr
     assert password not in doctor.stdout
 
 

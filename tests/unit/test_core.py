@@ -275,3 +275,16 @@ def test_a_ukrainian_answer_is_overruled_only_by_a_confident_langdetect(
     assert language.detect_language(text) == "uk"
     monkeypatch.setattr(language, "_langdetect", lambda _t: ("ru", 0.99))
     assert language.detect_language(text) == "ru"
+
+
+def test_a_page_with_its_headline_hashes_like_the_feeds_full_text() -> None:
+    # One story in a full-text feed and in a teaser feed (whose page is extracted, headline
+    # first) was sent twice by the 3-process soak.
+    from bot.article.canonical import content_hash  # noqa: PLC0415
+
+    title = "Minsk and Vilnius sign a border deal"
+    body = "The two capitals agreed on new crossings. Trucks will wait less."
+    assert content_hash(title, f"{title}\n{body}") == content_hash(title, body)
+    assert content_hash(title, body) != content_hash(title, "Another story entirely.")
+    assert content_hash("Deal", "Deal deal: the word starts the text") != \
+        content_hash("Deal", "deal: the word starts the text"), "only a whole headline goes"
