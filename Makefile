@@ -49,8 +49,10 @@ bench-fanout: $(TEST_STAMP)
 
 # A simulated month (about 35 minutes): restarts, kills, network faults; figures into
 # BENCHMARKS.md "Reliability"; exits 1 when a check fails.
+# `make soak PROCESSES=3`: a simulated week of three processes on an embedded PostgreSQL
+# with a database restart (about 9 minutes); figures into "Scaling out: soak".
 soak: $(TEST_STAMP)
-	$(BIN)/python bench/soak.py
+	$(BIN)/python bench/soak.py $(if $(PROCESSES),--days 7 --processes $(PROCESSES) --db-restart --restarts 6)
 
 emulator: $(TEST_STAMP)
 	$(BIN)/python -m tests.emulator.console
