@@ -32,7 +32,7 @@ from bot.finishing import cancel_and_wait
 from bot.ingest import Ingestor, ingest_workers
 from bot.logs import register_secret
 from bot.metrics import MetricsExposition, Snapshot, health_problems
-from bot.models import Article, ChatKey
+from bot.models import Article, ChatKey, DeliveryStatus
 from bot.roles import LeaderRole, process_name
 from bot.services import SERVICES_KEY, Services
 from bot.settings import FeedConfig, Settings
@@ -149,7 +149,9 @@ class NewsbotApp:
             feeds_polled=self.ingestor.polled_total, feeds_failed=self.ingestor.failed_total,
             articles_ingested=self.ingestor.ingested_total, sent=d.sent_total,
             failed=d.failed_total, retried=d.retried_total, throttled=d.throttled_total,
-            queue_depth=len(self.repo.pending()), votes=self.repo.vote_count(),
+            # A count, not the pending records themselves: a scrape must not read the queue.
+            queue_depth=self.repo.delivery_counts()[DeliveryStatus.PENDING.value],
+            votes=self.repo.vote_count(),
             write_seconds=self.repo.take_write_latencies())
 
     def _health(self) -> list[str]:

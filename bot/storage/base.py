@@ -187,7 +187,7 @@ class Repository(Protocol):
         ...
 
     def delivery_counts(self) -> dict[str, int]:
-        """Return how many deliveries are in each status."""
+        """Return how many deliveries are in each status: every status, 0 included."""
         ...
 
     def take_write_latencies(self) -> list[float]:

@@ -756,11 +756,11 @@ class TinyDBRepository:
         return [k for k, v in self._pending.items() if v]
 
     def delivery_counts(self) -> dict[str, int]:
-        """Return how many deliveries are in each status."""
-        counts: dict[str, int] = defaultdict(int)
+        """Return how many deliveries are in each status (every status, 0 included)."""
+        counts = {status.value: 0 for status in DeliveryStatus}
         for d in self._deliveries.values():
             counts[d.status.value] += 1
-        return dict(counts)
+        return counts
 
     # ------------------------------------------------------------------ votes
     def put_vote(self, vote: Vote) -> VoteTotals:

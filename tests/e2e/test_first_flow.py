@@ -80,6 +80,7 @@ def test_follow_receive_and_vote(tmp_path: Path, emulator: Emulator, news: NewsS
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
     text = metrics.decode()
     assert "newsbot_deliveries_sent_total 1.0" in text
+    assert "newsbot_queue_depth 0.0" in text, "the one delivery is sent: nothing pending"
     assert re.search(r"newsbot_feeds_polled_total [1-9]", text)
     assert "newsbot_votes 2.0" in text and "newsbot_storage_write_seconds_bucket" in text
     health = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5)

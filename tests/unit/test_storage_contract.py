@@ -92,6 +92,7 @@ def test_votes_move_repeat_and_return_the_new_totals(open_store: Opener) -> None
 
 def test_pending_deliveries_and_status_changes(open_store: Opener) -> None:
     repo = open_store()
+    assert repo.delivery_counts() == {s.value: 0 for s in DeliveryStatus}, "every status"
     a1, a2 = article(), article()
     for a in (a1, a2):
         repo.add_article(a)
