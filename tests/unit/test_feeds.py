@@ -181,12 +181,8 @@ async def test_dedupe_backoff_recovery_and_clusters(tmp_path: Path, site: NewsSe
     other = {"title": "Border talks held in Minsk", "link": f"{other_site}/b/9", "guid": "x9",
              "description": " ".join(LONG)}
     site.set("/two.xml", rss("two", [other]), "application/rss+xml")
-    config = write_config(tmp_path, [(f"{site.url}/one.xml", "One"),
-                                     (f"{site.url}/two.xml", "Two")])
-    settings = load_settings(config, env={})
-    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
-    repo = TinyDBRepository(tmp_path / "data", clock)
-    fetcher = Fetcher(timeout=5)
+    settings, clock, fetcher, repo = _feeds_at(tmp_path, site, [("/one.xml", "One"),
+                                                                ("/two.xml", "Two")])
     ingestor = Ingestor(settings, fetcher, clock, repo)
     one, two = await ingestor.run_once(concurrency=1)
     assert len(one.articles) == 1 and len(two.articles) == 1
@@ -215,13 +211,20 @@ async def test_dedupe_backoff_recovery_and_clusters(tmp_path: Path, site: NewsSe
     repo.close()
 
 
+def _feeds_at(tmp_path: Path, site: NewsServer, feeds: list[tuple[str, str]]
+              ) -> tuple[Settings, FakeClock, Fetcher, TinyDBRepository]:
+    """A config with the site's feeds ``(path, name)``, a fake clock, a fetcher, a store."""
+    settings = load_settings(
+        write_config(tmp_path, [(f"{site.url}{path}", name) for path, name in feeds]), env={})
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
+    return settings, clock, Fetcher(timeout=5), TinyDBRepository(tmp_path / "data", clock)
+
+
 def _one_feed(tmp_path: Path, site: NewsServer, path: str, items: list[dict[str, str]]
               ) -> tuple[Settings, FakeClock, Fetcher, TinyDBRepository]:
     """A config with one feed serving ``items`` at ``path``, a fake clock, a fetcher, a store."""
     site.set(path, rss(path.strip("/"), items), "application/rss+xml")
-    settings = load_settings(write_config(tmp_path, [(f"{site.url}{path}", "Feed")]), env={})
-    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
-    return settings, clock, Fetcher(timeout=5), TinyDBRepository(tmp_path / "data", clock)
+    return _feeds_at(tmp_path, site, [(path, "Feed")])
 
 
 async def test_pruned_item_still_in_the_feed_is_not_new_after_a_restart(
@@ -370,12 +373,8 @@ async def test_copies_taken_at_once_by_two_ingestors_are_stored_once(tmp_path: P
              "application/rss+xml")
     site.set("/two.xml", rss("two", [{**story, "link": f"{site.url}/two/1"}]),
              "application/rss+xml")
-    config = write_config(tmp_path, [(f"{site.url}/one.xml", "One"),
-                                     (f"{site.url}/two.xml", "Two")])
-    settings = load_settings(config, env={})
-    clock = FakeClock(datetime(2026, 1, 1, tzinfo=UTC))
-    repo = TinyDBRepository(tmp_path / "data", clock)
-    fetcher = Fetcher(timeout=5)
+    settings, clock, fetcher, repo = _feeds_at(tmp_path, site, [("/one.xml", "One"),
+                                                                ("/two.xml", "Two")])
     fanned: list[str] = []
 
     def record(article):  # type: ignore[no-untyped-def]
