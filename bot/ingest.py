@@ -41,6 +41,7 @@ from bot.topics import TopicMatcher
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+V = TypeVar("V")
 MAX_NEW_PER_POLL = 100
 # Items of one listing remembered in FeedState.listed (12 hex digits each); a feed longer
 # than this falls back to the store's key index for the rest.
@@ -69,6 +70,18 @@ def exit_with_parent(parent: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+def remember_bounded(table: dict[str, V], key: str, value: V, limit: int) -> None:
+    """Set ``key`` as the table's newest entry; past ``limit`` entries the oldest half goes.
+
+    Half at once, so a table at its limit is not trimmed on every insert.
+    """
+    table.pop(key, None)
+    table[key] = value
+    if len(table) > limit:
+        for old in list(table)[: limit // 2]:
+            del table[old]
 
 
 class BodiesAhead:
@@ -166,10 +179,7 @@ class Ingestor:
         self.ingested_total = 0
 
     def _see(self, key: str, value: str) -> None:
-        self._seen_keys[key] = value
-        if len(self._seen_keys) > SEEN_KEYS_MAX:
-            for old in list(self._seen_keys)[: SEEN_KEYS_MAX // 2]:
-                del self._seen_keys[old]
+        remember_bounded(self._seen_keys, key, value, SEEN_KEYS_MAX)
 
     def _known(self, key: str) -> bool:
         if key in self._seen_keys:
@@ -421,9 +431,7 @@ class Ingestor:
         """
         tries = self._page_tries.pop(url, 0) + 1
         if tries < PAGE_TRIES:
-            self._page_tries[url] = tries  # re-inserted: the oldest entries go first
-            while len(self._page_tries) > PAGE_TRIES_REMEMBERED:
-                del self._page_tries[next(iter(self._page_tries))]
+            remember_bounded(self._page_tries, url, tries, PAGE_TRIES_REMEMBERED)
             log.info("article page not fetched; its item waits for the next poll",
                      extra={"url": url, "error": problem, "try": tries})
             raise PageRetryError(f"{url}: {problem}")
