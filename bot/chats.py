@@ -102,6 +102,14 @@ class ChatService:
             self._own_matcher = (version, matcher)
         return self._own_matcher[1]
 
+    def own_topic_hits(self, title: str, body: str) -> list[tuple[ChatKey, str]]:
+        """Return ``(chat, own topic id)`` for each chat's first keyword topic in a text."""
+        hits: dict[ChatKey, str] = {}
+        for owner in self.own_matcher().match(title, body):
+            key_text, _, topic_id = owner.partition("|")
+            hits.setdefault(ChatKey.decode(key_text), topic_id)
+        return list(hits.items())
+
     def invalidate(self) -> None:
         """Drop the keyword matcher after keyword topics or chat activity changed."""
         self._own_matcher = None

@@ -131,6 +131,9 @@ class Delivery:
     message_id: int | None = None
     attempts: int = 0
     error: str = ""
+    # The topic the chat got it by (a shipped topic's id or its own topic's id), recorded at
+    # fan-out so any process, at any later time, names the same group; "" in older records.
+    topic: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 
 from bot.chats import ChatService
 from bot.clock import Clock
+from bot.delivery import fanout
+from bot.delivery.fanout import Target
 from bot.delivery.pacing import Pacer
 from bot.delivery.sender import Outcome, SendResult, TelegramSender
 from bot.digest import Record, build_digest, records
@@ -111,7 +113,6 @@ class DeliveryService:
         self._digests_now: set[ChatKey] = set()
         self._background: set[asyncio.Task[None]] = set()
         self._closing = False
-        self._recent: dict[str, Article] = {}   # full-text articles of this process
         self.sent_total = 0
         self.failed_total = 0
         self.retried_total = 0
@@ -132,27 +133,15 @@ class DeliveryService:
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     # ------------------------------------------------------------------ matching
-    def targets(self, article: Article) -> list[tuple[ChatKey, str]]:
-        """Return ``(chat, group name)`` for every active chat the article matches."""
-        own_hits: dict[ChatKey, str] = {}
+    def targets(self, article: Article) -> list[Target]:
+        """Return every active chat the article goes to, with the topic it matched."""
+        own_hits: list[tuple[Chat, str]] = []
         if article.text or article.title:
-            for hit in self.chats.own_matcher().match(article.title, article.text):
-                key_text, _, topic_id = hit.partition("|")
-                own_hits.setdefault(ChatKey.decode(key_text), topic_id)
-        found: dict[ChatKey, str] = {}
-        for topic_id in article.topics:  # the article's best topic names the group
-            for chat in self._followers().get(topic_id, ()):
-                if chat.key not in found and (not chat.languages
-                                              or article.language in chat.languages):
-                    found[chat.key] = self._topic_name(topic_id)
-        for key, own_id in own_hits.items():
-            owner = self.repo.get_chat(key)
-            if (key in found or owner is None or not owner.active
-                    or (owner.languages and article.language not in owner.languages)):
-                continue
-            own = next((t for t in owner.own_topics if t.id == own_id), None)
-            found[key] = own.name if own else own_id
-        return list(found.items())
+            for key, own_id in self.chats.own_topic_hits(article.title, article.text):
+                owner = self.repo.get_chat(key)
+                if owner is not None:
+                    own_hits.append((owner, own_id))
+        return fanout.targets(article, self._followers(), own_hits)
 
     def _followers(self) -> dict[str, list[Chat]]:
         """Active chats by followed topic, rebuilt only when some chat changed.
@@ -180,9 +169,20 @@ class DeliveryService:
             self._chats_cache = (version, list(self.repo.chats()))
         return self._chats_cache[1]
 
-    def _topic_name(self, topic_id: str) -> str:
-        topic = self.chats.topics.get(topic_id)
-        return topic.name if topic else topic_id
+    def _group_name(self, chat: Chat, delivery: Delivery, article: Article) -> str:
+        """The topic a chat got an article by, as its digest names the group."""
+        topic = self.chats.topics.get(delivery.topic)
+        if topic is not None:
+            return topic.name
+        own = next((t for t in chat.own_topics if t.id == delivery.topic), None)
+        if own is not None:
+            return own.name
+        # Recorded before deliveries kept their topic, or the topic is gone since.
+        for topic_id in article.topics:
+            if topic_id in chat.topics and topic_id in self.chats.topics:
+                return self.chats.topics[topic_id].name
+        return chat.own_topics[0].name if chat.own_topics else text("keyword_topic",
+                                                                      chat.ui_language)
 
     def _already_has_story(self, article: Article, chat: ChatKey) -> bool:
         if not article.cluster_id:
@@ -203,10 +203,10 @@ class DeliveryService:
         article and its deliveries become durable together.
         """
         now = self.clock.now()
-        self._remember(article)
-        new = [Delivery(article.id, key, DeliveryStatus.PENDING, now)
-               for key, _group in self.targets(article)
-               if not self._already_has_story(article, key)]
+        new = [Delivery(article.id, target.chat, DeliveryStatus.PENDING, now,
+                        topic=target.topic_id)
+               for target in self.targets(article)
+               if not self._already_has_story(article, target.chat)]
         return self.repo.add_deliveries(new)
 
     def backfill(self, chat: Chat, topic_id: str) -> int:
@@ -218,15 +218,10 @@ class DeliveryService:
         picked = recent[-BACKFILL:]
         now = self.clock.now()
         added = self.repo.add_deliveries(
-            Delivery(a.id, chat.key, DeliveryStatus.PENDING, now) for a in picked)
+            Delivery(a.id, chat.key, DeliveryStatus.PENDING, now, topic=topic_id)
+            for a in picked)
         self.kick()
         return added
-
-    def _remember(self, article: Article) -> None:
-        self._recent[article.id] = article
-        if len(self._recent) > 2000:
-            for key in list(self._recent)[:1000]:
-                del self._recent[key]
 
     # ------------------------------------------------------------------ scheduling
     def instant_ready(self, chat: Chat, now: datetime) -> bool:
@@ -519,20 +514,8 @@ class DeliveryService:
             article = self.repo.get_article(d.article_id)
             if article is None:
                 continue
-            group = next((self._topic_name(t) for t in article.topics if t in chat.topics),
-                         None)
-            if group is None:
-                group = chat.own_topics[0].name if chat.own_topics else text("keyword_topic")
-                recent = self._recent.get(article.id)
-                if recent is not None:
-                    hits = self.chats.own_matcher().match(recent.title, recent.text)
-                    for owner in hits:
-                        key_text, _, tid = owner.partition("|")
-                        if key_text == chat.key.encode():
-                            own = next((t for t in chat.own_topics if t.id == tid), None)
-                            group = own.name if own else group
-                            break
-            entries.append((article, self.repo.totals(article.id), group, d))
+            entries.append((article, self.repo.totals(article.id),
+                            self._group_name(chat, d, article), d))
         return entries
 
     def _vote_records(self) -> tuple[dict[str, Record], dict[str, Record]]:

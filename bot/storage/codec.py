@@ -123,7 +123,7 @@ def delivery_out(d: Delivery) -> dict[str, Any]:
     """Encode a delivery."""
     return {"a": d.article_id, "c": d.chat.encode(), "s": d.status.value,
             "t": dt_out(d.created_at), "st": dt_out(d.sent_at), "m": d.message_id,
-            "n": d.attempts, "e": d.error}
+            "n": d.attempts, "e": d.error, "g": d.topic}
 
 
 def delivery_in(d: dict[str, Any]) -> Delivery:
@@ -132,6 +132,7 @@ def delivery_in(d: dict[str, Any]) -> Delivery:
         article_id=str(d["a"]), chat=ChatKey.decode(str(d["c"])),
         status=DeliveryStatus(d["s"]), created_at=_req_dt(d["t"]), sent_at=dt_in(d.get("st")),
         message_id=d.get("m"), attempts=int(d.get("n", 0)), error=str(d.get("e", "")),
+        topic=str(d.get("g", "")),
     )
 
 

@@ -28,6 +28,7 @@ from bot.models import (
     DeliveryStatus,
     ImageMode,
     QuietHours,
+    Topic,
     Vote,
 )
 from bot.render import Rendered
@@ -158,6 +159,18 @@ async def test_digest_splits_at_4096_and_keeps_every_article_once(rig: Rig) -> N
     assert all(len(m.text.encode("utf-16-le")) // 2 <= 4096 for m in messages)
     assert not rig.emulator.errors
     assert rig.repo.pending(ChatKey(1)) == []
+
+
+async def test_a_digest_names_the_keyword_topic_an_article_matched_in_any_process(
+        rig: Rig) -> None:
+    trams = Topic("own:trams", "Vilnius trams", ("vilnius tram",))
+    ferries = Topic("own:ferries", "Klaipeda ferries", ("klaipeda ferry",))
+    rig.add_chat(1, mode=DeliveryMode.DIGEST, topics=frozenset(), own_topics=(ferries, trams))
+    rig.store(_mk(title="A Vilnius tram line opens", topics=()))
+    rig.make_service()  # another process (or a restart) sends the digest: nothing in memory
+    await rig.delivery.send_digest_now(ChatKey(1))
+    [digest] = rig.emulator.sent(1)
+    assert "Vilnius trams" in digest.text and "Klaipeda ferries" not in digest.text
 
 
 async def test_digest_order_follows_votes(rig: Rig) -> None:

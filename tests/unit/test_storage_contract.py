@@ -96,7 +96,8 @@ def test_pending_deliveries_and_status_changes(open_store: Opener) -> None:
     a1, a2 = article(), article()
     for a in (a1, a2):
         repo.add_article(a)
-    assert repo.add_deliveries([delivery(a1.id, 1), delivery(a2.id, 1), delivery(a1.id, 2)]) == 3
+    assert repo.add_deliveries([delivery(a1.id, 1), delivery(a2.id, 1, topic="own:7"),
+                                delivery(a1.id, 2)]) == 3
     assert repo.add_deliveries([delivery(a1.id, 1)]) == 0, "existing pairs are kept"
     assert sorted(k.chat_id for k in repo.pending_chats()) == [1, 2]
     d = repo.get_delivery(a1.id, ChatKey(1))
@@ -105,7 +106,8 @@ def test_pending_deliveries_and_status_changes(open_store: Opener) -> None:
     assert repo.delivery_counts()["sent"] == 1 and repo.delivery_counts()["pending"] == 2
     repo.close()
     again = open_store()
-    assert [x.article_id for x in again.pending(ChatKey(1))] == [a2.id]
+    assert [(x.article_id, x.topic) for x in again.pending(ChatKey(1))] == [(a2.id, "own:7")], \
+        "a delivery keeps the topic it was matched by"
     sent = again.get_delivery(a1.id, ChatKey(1))
     assert sent is not None and sent.status is DeliveryStatus.SENT and sent.message_id == 5
 

@@ -1,0 +1,60 @@
+"""Fan-out: which chats get an article, and under which of their topics (pure).
+
+The caller gathers the data (the active followers of each shipped topic, the chats whose
+keyword topics matched the article); this module decides. No storage, no clock, no Telegram.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.models import Article, Chat, ChatKey
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One chat that gets an article.
+
+    Attributes:
+        chat: The chat (or forum thread).
+        topic_id: The topic it was matched by: a shipped topic's id, or the id of one of the
+            chat's own keyword topics. Stored with the delivery, so the message names it
+            whichever process sends it, and however long after.
+    """
+
+    chat: ChatKey
+    topic_id: str
+
+
+def takes_language(chat: Chat, language: str) -> bool:
+    """Tell whether a chat's language filter lets an article in ``language`` through."""
+    return not chat.languages or language in chat.languages
+
+
+def targets(article: Article, followers: Mapping[str, Sequence[Chat]],
+            own_hits: Sequence[tuple[Chat, str]]) -> list[Target]:
+    """Return every active chat the article goes to, each once.
+
+    Args:
+        article: The new article.
+        followers: Active chats by the shipped topic they follow.
+        own_hits: ``(chat, own topic id)`` for each keyword topic that matched the article,
+            with the chat as stored now.
+
+    Returns:
+        One target per chat. A shipped topic wins over a keyword topic, and the article's
+        first (best) topic over its others: that is the group the chat sees it under.
+    """
+    found: dict[ChatKey, Target] = {}
+    for topic_id in article.topics:
+        for chat in followers.get(topic_id, ()):
+            if chat.key not in found and takes_language(chat, article.language):
+                found[chat.key] = Target(chat.key, topic_id)
+    for owner, own_id in own_hits:
+        if (owner.key in found or not owner.active
+                or not takes_language(owner, article.language)
+                or not any(topic.id == own_id for topic in owner.own_topics)):
+            continue
+        found[owner.key] = Target(owner.key, own_id)
+    return list(found.values())
