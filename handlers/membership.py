@@ -18,13 +18,12 @@ async def my_membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     kind = chat_type(update)
     if change is None or kind is None:
         return
-    chats = services(context).chats
+    s = services(context)
     if change.new_chat_member.status in _GONE:
-        for thread in services(context).repo.threads_of(change.chat.id):
-            chats.deactivate(thread.key)
+        s.delivery.chat_unreachable(change.chat.id, f"bot {change.new_chat_member.status}")
     else:
-        chats.ensure(ChatKey(change.chat.id), kind, change.chat.title or "")
-        services(context).delivery.kick()
+        s.chats.ensure(ChatKey(change.chat.id), kind, change.chat.title or "")
+        s.delivery.kick()
 
 
 async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -38,11 +37,7 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         old, new = message.migrate_from_chat_id, message.chat.id
     else:
         return
-    s = services(context)
-    if s.repo.threads_of(old):
-        s.repo.move_chat(old, new)
-        s.chats.invalidate()
-        s.delivery.kick()
+    services(context).delivery.chat_moved(old, new)
 
 
 async def any_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

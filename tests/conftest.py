@@ -9,16 +9,18 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.storage.base import Repository
 from tests.emulator.server import Emulator
 from tests.newsserver import NewsServer
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
+Opener = Callable[[], Repository]
 TOKEN = "123456789:TESTtokenTESTtokenTESTtokenTESTtoken12"
 
 TOPICS_TOML = """
@@ -192,3 +194,26 @@ def database_url(pg_server: object) -> str:
 
     assert isinstance(pg_server, TestPostgres)
     return pg_server.database()
+
+
+@pytest.fixture(params=["tinydb", "postgres"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    """Opens the same store (a data folder, or one fresh database) as often as asked."""
+    opened: list[Repository] = []
+    if request.param == "tinydb":
+        from bot.storage.tinydb_store import TinyDBRepository  # noqa: PLC0415
+
+        def opener() -> Repository:
+            opened.append(TinyDBRepository(tmp_path / "data"))
+            return opened[-1]
+    else:
+        from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+
+        url = request.getfixturevalue("database_url")
+
+        def opener() -> Repository:
+            opened.append(PostgresRepository(url))
+            return opened[-1]
+    yield opener
+    for repo in opened:
+        repo.close()

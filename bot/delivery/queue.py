@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 
 from bot.chats import ChatService
 from bot.clock import Clock
-from bot.delivery import fanout
+from bot.delivery import fanout, outcome
 from bot.delivery.fanout import Target
+from bot.delivery.outcome import ChatChange, Outcome, Sender, SendResult, Tally
 from bot.delivery.pacing import Pacer
-from bot.delivery.sender import Outcome, SendResult, TelegramSender
 from bot.digest import Record, build_digest, records
 from bot.errors import NotLeadingError, StorageError
 from bot.finishing import finish_or_cancel
@@ -44,10 +44,6 @@ from bot.storage.base import Repository
 from bot.texts import text
 
 log = logging.getLogger(__name__)
-# Transient failures (network, 5xx) back off 2, 4, ... 300 s; 20 attempts span about an hour
-# of outage before a delivery is given up (with an error log line).
-MAX_ATTEMPTS = 20
-MAX_BACKOFF_SECONDS = 300.0
 MAX_IN_FLIGHT = 32
 # Chat workers running at once; more chats wait in line. Each worker looks its chat up
 # before it waits for the pacer, and at 30 messages a second a few hundred are plenty:
@@ -97,7 +93,7 @@ class DeliveryService:
         self.clock = clock
         self.chats = chats
         self.pacer = pacer or Pacer()
-        self.sender: TelegramSender | None = None
+        self.sender: Sender | None = None
         # Whether this process sends deliveries and digests: only the leader does (see
         # bot/roles.py); the others still answer /digest.
         self.dispatching = True
@@ -415,76 +411,73 @@ class DeliveryService:
             self.pacer.release(chat.key.chat_id, private)
 
     async def _settle(self, chat: Chat, deliveries: list[Delivery], result: SendResult) -> bool:
-        """Record a send's outcome. Returns False when the chat can't take more now."""
-        now = self.clock.now()
-        if result.outcome is Outcome.SENT:
+        """Carry out the outcome policy for one send (``outcome.settle``).
+
+        Returns:
+            Whether the chat's worker may send the chat's next message now.
+        """
+        done = outcome.settle(result, deliveries, self.clock.now())
+        if done.log is not None:
+            level, message = done.log
+            getattr(log, level)(message, extra={"chat": chat.key.encode(),
+                                                "error": result.error,
+                                                "new": done.moved_to,
+                                                "retry_after": done.hold_chat})
+        self._count(done.tally)
+        if done.durable_first:
             with self.repo.staged():
-                for d in deliveries:
-                    self.repo.put_delivery(replace(d, status=DeliveryStatus.SENT, sent_at=now,
-                                                   message_id=result.message_id,
-                                                   attempts=d.attempts + 1))
+                for d in done.records:
+                    self.repo.put_delivery(d)
             # This chat sends nothing more until its mark is on disk, so the crash window
             # stays one message per chat; marks of sends answered together share the fsync.
             await self._commits.wait()
-            self.sent_total += 1
-            return True
-        if result.outcome is Outcome.RETRY_AFTER:
-            self.throttled_total += 1
-            wait = max(result.retry_after, 1.0)
-            self.pacer.delay_chat(chat.key.chat_id, wait)
-            log.warning("429 from Telegram", extra={"chat": chat.key.chat_id,
-                                                    "retry_after": wait})
-            await asyncio.sleep(0)
-            self._retry_later(chat.key.chat_id, wait)
-            return False
-        if result.outcome is Outcome.MIGRATED and result.new_chat_id is not None:
-            log.info("group migrated", extra={"old": chat.key.chat_id,
-                                              "new": result.new_chat_id})
-            self.repo.move_chat(chat.key.chat_id, result.new_chat_id)
-            self.chats.invalidate()
-            self._start(result.new_chat_id)
-            return False
-        if result.outcome in (Outcome.FORBIDDEN, Outcome.CHAT_GONE):
-            log.info("chat unreachable, marked inactive",
-                     extra={"chat": chat.key.chat_id, "error": result.error})
-            for thread in self.repo.threads_of(chat.key.chat_id):
-                self.chats.deactivate(thread.key)
-                self._drop_pending(thread.key, result.error)
-            return False
-        if result.outcome is Outcome.THREAD_GONE:
-            log.info("forum thread gone, subscription ended", extra={"chat": chat.key.encode()})
+        elif done.records:
+            with self.repo.batch():
+                for d in done.records:
+                    self.repo.put_delivery(d)
+        if done.hold_chat is not None:
+            self.pacer.delay_chat(chat.key.chat_id, done.hold_chat)
+        if done.chat is ChatChange.MOVED and done.moved_to is not None:
+            self.chat_moved(chat.key.chat_id, done.moved_to)
+        elif done.chat is ChatChange.UNREACHABLE:
+            self.chat_unreachable(chat.key.chat_id, result.error)
+        elif done.chat is ChatChange.THREAD_GONE:
             self.chats.deactivate(chat.key)
             self._drop_pending(chat.key, result.error)
-            return False
-        if result.outcome is Outcome.REJECTED:
+        if done.retry_in is not None:
+            if done.backoff:
+                self._backoff_until[chat.key.chat_id] = time.monotonic() + done.retry_in
+            self._retry_later(chat.key.chat_id, done.retry_in)
+        return done.go_on
+
+    def _count(self, tally: Tally) -> None:
+        if tally is Tally.SENT:
+            self.sent_total += 1
+        elif tally is Tally.THROTTLED:
+            self.throttled_total += 1
+        elif tally is Tally.RETRIED:
+            self.retried_total += 1
+        elif tally is Tally.FAILED:
             self.failed_total += 1
-            log.error("Telegram rejected a message; dropped",
-                      extra={"chat": chat.key.chat_id, "error": result.error})
-            with self.repo.batch():
-                for d in deliveries:
-                    self.repo.put_delivery(replace(d, status=DeliveryStatus.DROPPED,
-                                                   error=result.error[:200]))
-            return True
-        # transient: network error or 5xx
-        self.retried_total += 1
-        attempts = max(d.attempts for d in deliveries) + 1
-        if attempts >= MAX_ATTEMPTS:
-            self.failed_total += 1
-            log.error("delivery failed after retries; dropped",
-                      extra={"chat": chat.key.chat_id, "attempts": attempts,
-                             "error": result.error})
-            status = DeliveryStatus.DROPPED
-        else:
-            status = DeliveryStatus.PENDING
-        with self.repo.batch():
-            for d in deliveries:
-                self.repo.put_delivery(replace(d, status=status, attempts=attempts,
-                                               error=result.error[:200]))
-        if status is DeliveryStatus.PENDING:
-            wait = min(2.0 ** attempts, MAX_BACKOFF_SECONDS)
-            self._backoff_until[chat.key.chat_id] = time.monotonic() + wait
-            self._retry_later(chat.key.chat_id, wait)
-        return False
+
+    # -------------------------------------------------------------- chat changes
+    def chat_unreachable(self, chat_id: int, reason: str) -> None:
+        """The bot was blocked, kicked or the chat deleted: nothing more goes to any thread.
+
+        Telegram says so either in a send's answer (403, chat not found) or in a membership
+        update; both end here. The chat is active again when it writes to the bot.
+        """
+        for thread in self.repo.threads_of(chat_id):
+            self.chats.deactivate(thread.key)
+            self._drop_pending(thread.key, reason)
+
+    def chat_moved(self, old: int, new: int) -> None:
+        """A group became a supergroup: its topics, settings and pending articles move."""
+        if not self.repo.threads_of(old):
+            return
+        self.repo.move_chat(old, new)
+        self.chats.invalidate()
+        self.kick()
 
     def _retry_later(self, chat_id: int, seconds: float) -> None:
         if self._closing:
@@ -505,7 +498,7 @@ class DeliveryService:
         with self.repo.batch():
             for d in pending:
                 self.repo.put_delivery(replace(d, status=DeliveryStatus.DROPPED,
-                                               error=reason[:200]))
+                                               error=reason[:outcome.ERROR_CHARS]))
 
     # ------------------------------------------------------------------ digests
     def _digest_entries(self, chat: Chat) -> list[tuple[Article, VoteTotals, str, Delivery]]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
@@ -22,6 +20,7 @@ from telegram.error import (
 from telegram.ext import ExtBot
 
 from bot.aiohttp_request import AiohttpRequest
+from bot.delivery.outcome import Outcome, SendResult
 from bot.models import ChatKey, ImageMode
 from bot.render import Button, Rendered
 
@@ -33,30 +32,6 @@ def retry_seconds(exc: RetryAfter) -> float:
     """The wait a 429 asked for, in seconds (PTB gives an int or a timedelta)."""
     wait = exc.retry_after
     return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-
-class Outcome(StrEnum):
-    """What happened to one send."""
-
-    SENT = "sent"
-    RETRY_AFTER = "retry_after"
-    FORBIDDEN = "forbidden"
-    MIGRATED = "migrated"
-    CHAT_GONE = "chat_gone"
-    THREAD_GONE = "thread_gone"
-    TRANSIENT = "transient"
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """The outcome of a send and what it carries."""
-
-    outcome: Outcome
-    message_id: int | None = None
-    retry_after: float = 0.0
-    new_chat_id: int | None = None
-    error: str = ""
-
 
 def keyboard(rows: tuple[tuple[Button, ...], ...] | list[list[Button]]) -> InlineKeyboardMarkup:
     """Build PTB's markup from render's plain rows."""

@@ -16,9 +16,10 @@ from telegram import Bot, LinkPreviewOptions
 from bot.aiohttp_request import AiohttpRequest
 from bot.chats import ChatService
 from bot.clock import FakeClock
+from bot.delivery.outcome import Outcome
 from bot.delivery.pacing import Pacer
 from bot.delivery.queue import DeliveryService
-from bot.delivery.sender import Outcome, TelegramSender, keyboard
+from bot.delivery.sender import TelegramSender, keyboard
 from bot.errors import StorageError
 from bot.models import (
     Article,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -18,33 +17,8 @@ import pytest
 
 from bot.errors import StorageError, StorageLockedError
 from bot.models import ChatKey, DeliveryStatus, FeedState, QuietHours, Topic, Vote
-from bot.storage.base import Repository
 from tests.builders import T0, article, chat, delivery
-
-Opener = Callable[[], Repository]
-
-
-@pytest.fixture(params=["tinydb", "postgres"])
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    """Opens the same store (a data folder, or one fresh database) as often as asked."""
-    opened: list[Repository] = []
-    if request.param == "tinydb":
-        from bot.storage.tinydb_store import TinyDBRepository  # noqa: PLC0415
-
-        def opener() -> Repository:
-            opened.append(TinyDBRepository(tmp_path / "data"))
-            return opened[-1]
-    else:
-        from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
-
-        url = request.getfixturevalue("database_url")
-
-        def opener() -> Repository:
-            opened.append(PostgresRepository(url))
-            return opened[-1]
-    yield opener
-    for repo in opened:
-        repo.close()
+from tests.conftest import Opener
 
 
 def test_round_trip_of_every_record(open_store: Opener) -> None:
