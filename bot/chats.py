@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import timedelta
 
 from bot.clock import Clock
@@ -11,6 +10,7 @@ from bot.errors import CommandError
 from bot.langcodes import is_iso639_1
 from bot.models import (
     Chat,
+    ChatEdit,
     ChatKey,
     ChatType,
     DeliveryMode,
@@ -81,14 +81,17 @@ class ChatService:
                         created_at=self.clock.now(), digest_since=self.clock.now())
             self.repo.put_chat(chat)
         elif not chat.active:
-            chat = replace(chat, active=True)
-            self.repo.put_chat(chat)
+            chat = self._edit(chat, ChatEdit.setting(active=True))
             self.invalidate()  # its keyword topics count again
         return chat
 
-    def _save(self, chat: Chat) -> Chat:
-        self.repo.put_chat(chat)
-        return chat
+    def _edit(self, chat: Chat, edit: ChatEdit) -> Chat:
+        """Make one change to the chat as stored now (not to ``chat``, which may be stale)."""
+        changed = self.repo.edit_chat(chat.key, edit)
+        if changed is None:  # gone meanwhile (a migration): the change makes it again
+            changed = edit.apply(chat)
+            self.repo.put_chat(changed)
+        return changed
 
     def own_matcher(self) -> TopicMatcher:
         """A matcher over every chat's keyword topics, owners ``<chat key>|<topic id>``."""
@@ -126,7 +129,7 @@ class ChatService:
             raise CommandError("unknown_topic", query=query[:100])
         if topic.id in chat.topics:
             return chat, topic, False
-        return self._save(replace(chat, topics=chat.topics | {topic.id})), topic, True
+        return self._edit(chat, ChatEdit(follow=frozenset({topic.id}))), topic, True
 
     def unfollow(self, chat: Chat, query: str) -> tuple[Chat, str, bool]:
         """Unsubscribe from a shipped or keyword topic. Returns (chat, its name, was followed)."""
@@ -135,27 +138,28 @@ class ChatService:
             wanted = " ".join(tokens(phrases[0])) if phrases else ""
             for own in chat.own_topics:
                 if any(" ".join(tokens(a)) == wanted for a in own.aliases):
-                    kept = tuple(t for t in chat.own_topics if t.id != own.id)
                     self.invalidate()
-                    return self._save(replace(chat, own_topics=kept)), own.name, True
+                    return (self._edit(chat, ChatEdit(drop_own=frozenset({own.id}))), own.name,
+                            True)
             return chat, phrases[0] if phrases else query, False
         topic = self.find(query)
         if topic is None:
             for own in chat.own_topics:
                 if " ".join(tokens(own.name)) == " ".join(tokens(query)):
-                    kept = tuple(t for t in chat.own_topics if t.id != own.id)
                     self.invalidate()
-                    return self._save(replace(chat, own_topics=kept)), own.name, True
+                    return (self._edit(chat, ChatEdit(drop_own=frozenset({own.id}))), own.name,
+                            True)
             raise CommandError("unknown_topic", query=query[:100])
         if topic.id not in chat.topics:
             return chat, topic.name, False
-        return self._save(replace(chat, topics=chat.topics - {topic.id})), topic.name, True
+        return (self._edit(chat, ChatEdit(unfollow=frozenset({topic.id}))), topic.name,
+                True)
 
     def unfollow_all(self, chat: Chat) -> tuple[Chat, int]:
         """Drop every subscription. Returns the chat and how many were dropped."""
         count = len(chat.topics) + len(chat.own_topics)
         self.invalidate()
-        return self._save(replace(chat, topics=frozenset(), own_topics=())), count
+        return self._edit(chat, ChatEdit(clear_subscriptions=True)), count
 
     def add_own_topic(self, chat: Chat, args: str) -> tuple[Chat, Topic, bool]:
         """Create a keyword topic from ``"phrase" -word`` arguments."""
@@ -166,26 +170,25 @@ class ChatService:
             if own.id == topic.id:
                 if own == topic:
                     return chat, own, False
-                kept = tuple(topic if t.id == own.id else t for t in chat.own_topics)
                 self.invalidate()
-                return self._save(replace(chat, own_topics=kept)), topic, True
+                return self._edit(chat, ChatEdit(put_own=(topic,))), topic, True
         if len(chat.own_topics) >= MAX_OWN_TOPICS:
             raise CommandError("own_limit", limit=MAX_OWN_TOPICS)
         self.invalidate()
-        return self._save(replace(chat, own_topics=(*chat.own_topics, topic))), topic, True
+        return self._edit(chat, ChatEdit(put_own=(topic,))), topic, True
 
     # -------------------------------------------------------------- settings
     def set_digest(self, chat: Chat, arg: str) -> Chat:
         """``HH:MM`` switches to a daily digest; ``off`` back to instant alerts."""
         if arg.lower() == "off":
-            return self._save(replace(chat, mode=DeliveryMode.INSTANT))
+            return self._edit(chat, ChatEdit.setting(mode=DeliveryMode.INSTANT))
         try:
             at = parse_hhmm(arg)
         except ValueError:
             raise CommandError("digest_bad") from None
-        return self._save(replace(chat, mode=DeliveryMode.DIGEST,
-                                  digest_time=at.strftime("%H:%M"),
-                                  digest_since=self.clock.now()))
+        return self._edit(chat, ChatEdit.setting(mode=DeliveryMode.DIGEST,
+                                                 digest_time=at.strftime("%H:%M"),
+                                                 digest_since=self.clock.now()))
 
     def set_timezone(self, chat: Chat, name: str) -> Chat:
         """Set the chat's IANA time zone; an empty name asks for one."""
@@ -194,12 +197,12 @@ class ChatService:
         zone = canonical_timezone(name)
         if zone is None:
             raise CommandError("timezone_bad", tz=name[:64])
-        return self._save(replace(chat, timezone=zone, digest_since=self.clock.now()))
+        return self._edit(chat, ChatEdit.setting(timezone=zone, digest_since=self.clock.now()))
 
     def set_languages(self, chat: Chat, codes: list[str]) -> Chat:
         """Restrict delivery to ISO 639-1 languages (``any`` lifts the filter)."""
         if not codes or [c.lower() for c in codes] == ["any"]:
-            return self._save(replace(chat, languages=()))
+            return self._edit(chat, ChatEdit.setting(languages=()))
         langs: list[str] = []
         for code in codes:
             low = code.lower().strip(",")
@@ -207,12 +210,12 @@ class ChatService:
                 raise CommandError("lang_bad", code=code[:20])
             if low not in langs:
                 langs.append(low)
-        return self._save(replace(chat, languages=tuple(langs[:20])))
+        return self._edit(chat, ChatEdit.setting(languages=tuple(langs[:20])))
 
     def set_quiet(self, chat: Chat, arg: str) -> Chat:
         """``HH:MM-HH:MM`` holds instant alerts in that local window; ``off`` removes it."""
         if arg.lower() == "off":
-            return self._save(replace(chat, quiet=None))
+            return self._edit(chat, ChatEdit.setting(quiet=None))
         start, sep, end = arg.partition("-")
         try:
             if not sep:
@@ -222,15 +225,15 @@ class ChatService:
             raise CommandError("quiet_bad") from None
         if a == b:
             raise CommandError("quiet_bad")
-        return self._save(replace(chat, quiet=QuietHours(a.strftime("%H:%M"),
-                                                         b.strftime("%H:%M"))))
+        quiet = QuietHours(a.strftime("%H:%M"), b.strftime("%H:%M"))
+        return self._edit(chat, ChatEdit.setting(quiet=quiet))
 
     def set_ui_language(self, chat: Chat, code: str) -> Chat:
         """Set the bot's interface language for the chat."""
         low = code.lower()
         if low not in UI_LANGUAGES:
             raise CommandError("language_bad")
-        return self._save(replace(chat, ui_language=low))
+        return self._edit(chat, ChatEdit.setting(ui_language=low))
 
     def set_images(self, chat: Chat, mode: str) -> Chat:
         """Set how lead images are shown."""
@@ -238,13 +241,13 @@ class ChatService:
             value = ImageMode(mode.lower())
         except ValueError:
             raise CommandError("images_bad") from None
-        return self._save(replace(chat, images=value))
+        return self._edit(chat, ChatEdit.setting(images=value))
 
     def deactivate(self, key: ChatKey) -> None:
         """Mark a chat inactive (it blocked the bot, was deleted, or the thread is gone)."""
         chat = self.repo.get_chat(key)
         if chat is not None and chat.active:
-            self.repo.put_chat(replace(chat, active=False))
+            self.repo.edit_chat(key, ChatEdit.setting(active=False))
             self.invalidate()
 
     def recent_window(self) -> timedelta:

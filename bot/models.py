@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -95,6 +95,61 @@ class Chat:
     created_at: datetime | None = None
     digest_since: datetime | None = None
     last_digest_at: datetime | None = None
+
+
+# The settings a ChatEdit may set; subscriptions change only by their own fields, so two
+# processes adding different topics at once both count.
+EDITABLE_SETTINGS = frozenset({
+    "title", "active", "mode", "digest_time", "timezone", "languages", "quiet", "ui_language",
+    "images", "digest_since", "last_digest_at"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEdit:
+    """An update intent for one stored chat: only what it names changes.
+
+    Storage applies it to the chat as stored at that moment, atomically (``edit_chat``), so an
+    edit made from a stale read (a /follow on one process, a digest's time stamp on another)
+    never takes back another's change.
+
+    Attributes:
+        follow: Shipped topic ids to add.
+        unfollow: Shipped topic ids to remove.
+        put_own: Keyword topics to add, or to put in place of the one with the same id.
+        drop_own: Keyword topic ids to remove.
+        clear_subscriptions: Remove every topic first (``/unsubscribe all``).
+        settings: ``(field name, value)`` pairs of other fields (``EDITABLE_SETTINGS``).
+    """
+
+    follow: frozenset[str] = frozenset()
+    unfollow: frozenset[str] = frozenset()
+    put_own: tuple[Topic, ...] = ()
+    drop_own: frozenset[str] = frozenset()
+    clear_subscriptions: bool = False
+    settings: tuple[tuple[str, object], ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = {name for name, _value in self.settings} - EDITABLE_SETTINGS
+        if unknown:
+            raise ValueError(f"not an editable chat setting: {sorted(unknown)}")
+
+    @classmethod
+    def setting(cls, **values: object) -> ChatEdit:
+        """An edit of plain settings, e.g. ``ChatEdit.setting(timezone="Europe/Minsk")``."""
+        return cls(settings=tuple(values.items()))
+
+    def apply(self, chat: Chat) -> Chat:
+        """Return ``chat`` with this edit made."""
+        topics = frozenset() if self.clear_subscriptions else chat.topics
+        own = () if self.clear_subscriptions else chat.own_topics
+        topics = (topics | self.follow) - self.unfollow
+        own = tuple(t for t in own if t.id not in self.drop_own)
+        for topic in self.put_own:
+            if any(t.id == topic.id for t in own):
+                own = tuple(topic if t.id == topic.id else t for t in own)
+            else:
+                own = (*own, topic)
+        return replace(chat, topics=topics, own_topics=own, **dict(self.settings))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)

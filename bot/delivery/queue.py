@@ -29,6 +29,7 @@ from bot.finishing import finish_or_cancel
 from bot.models import (
     Article,
     Chat,
+    ChatEdit,
     ChatKey,
     ChatType,
     Delivery,
@@ -571,7 +572,7 @@ class DeliveryService:
         entries = self._digest_entries(chat)
         previous = chat.last_digest_at
         if scheduled:
-            self.repo.put_chat(replace(chat, last_digest_at=self.clock.now()))
+            self.repo.edit_chat(chat.key, ChatEdit.setting(last_digest_at=self.clock.now()))
         if not entries:
             return 0
         sources, topics = self._vote_records()
@@ -599,9 +600,7 @@ class DeliveryService:
                 if scheduled and result.outcome is Outcome.TRANSIENT:
                     # Due again, so the retry sends the rest of today's briefing now
                     # rather than with tomorrow's.
-                    current = self.repo.get_chat(chat.key)
-                    if current is not None:
-                        self.repo.put_chat(replace(current, last_digest_at=previous))
+                    self.repo.edit_chat(chat.key, ChatEdit.setting(last_digest_at=previous))
                 return sent
             sent += len(deliveries)
         return sent

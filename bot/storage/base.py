@@ -26,6 +26,7 @@ from typing import Protocol
 from bot.models import (
     Article,
     Chat,
+    ChatEdit,
     ChatKey,
     Delivery,
     FeedState,
@@ -68,6 +69,14 @@ class Repository(Protocol):
 
     def put_chat(self, chat: Chat) -> None:
         """Insert or replace a chat durably."""
+        ...
+
+    def edit_chat(self, key: ChatKey, edit: ChatEdit) -> Chat | None:
+        """Apply an update intent to the chat as stored now, atomically; durable on return.
+
+        Returns the chat as changed, or None when there is no such chat (nothing is written).
+        Edits of different fields from different processes at once all hold.
+        """
         ...
 
     def chats(self) -> Iterator[Chat]:

@@ -43,6 +43,7 @@ from bot.errors import StorageError, StorageLockedError
 from bot.models import (
     Article,
     Chat,
+    ChatEdit,
     ChatKey,
     Delivery,
     DeliveryStatus,
@@ -349,6 +350,21 @@ class PostgresRepository:
                 (chat.key.chat_id, chat.key.thread_id, chat.key.chat_id, chat.key.thread_id,
                  Jsonb(codec.chat_out(chat)), subs))
             self._chat_changed(subscriptions=not rows or rows[0][0] != subs)
+
+    def edit_chat(self, key: ChatKey, edit: ChatEdit) -> Chat | None:
+        """Apply an update intent to the stored chat in one transaction; durable on return.
+
+        The row is locked (FOR UPDATE) from the read to the commit, so another process's edit
+        of the same chat waits and then applies to this one's result.
+        """
+        with self.batch():
+            rows = self._write("SELECT doc FROM chats WHERE chat_id = %s AND thread_id = %s "
+                               "FOR UPDATE", (key.chat_id, key.thread_id))
+            if not rows:
+                return None
+            changed = edit.apply(codec.chat_in(rows[0][0]))
+            self.put_chat(changed)
+        return changed
 
     def _chat_changed(self, *, subscriptions: bool = True) -> None:
         # In the transaction of the change: a reader that sees the new number sees the change.

@@ -41,6 +41,7 @@ from bot.errors import StorageCorruptError, StorageError, StorageLockedError
 from bot.models import (
     Article,
     Chat,
+    ChatEdit,
     ChatKey,
     Delivery,
     DeliveryStatus,
@@ -649,6 +650,18 @@ class TinyDBRepository:
     def put_chat(self, chat: Chat) -> None:
         """Insert or replace a chat durably."""
         self._log(["c", codec.chat_out(chat)])
+
+    def edit_chat(self, key: ChatKey, edit: ChatEdit) -> Chat | None:
+        """Apply an update intent to the stored chat; durable on return.
+
+        Atomic as it is: one process owns the folder, and this runs on its event loop.
+        """
+        stored = self._chats.get(key)
+        if stored is None:
+            return None
+        changed = edit.apply(stored)
+        self.put_chat(changed)
+        return changed
 
     def chats(self) -> Iterator[Chat]:
         """Iterate over all chats."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import StorageError, StorageLockedError
-from bot.models import ChatKey, DeliveryStatus, FeedState, QuietHours, Topic, Vote
+from bot.models import ChatEdit, ChatKey, DeliveryStatus, FeedState, QuietHours, Topic, Vote
 from tests.builders import T0, article, chat, delivery
 from tests.conftest import Opener
 
@@ -340,3 +340,53 @@ def test_subscriptions_version_changes_only_with_who_gets_what(open_store: Opene
         seen = other.subscriptions_version
     repo.move_chat(7, 8)
     assert other.subscriptions_version != seen, "a chat moved to a new id"
+
+
+def test_edits_apply_to_the_chat_as_stored_not_as_read(open_store: Opener) -> None:
+    repo = open_store()
+    other = open_store() if repo.shared else repo  # on a database: another process
+    repo.put_chat(chat(7, topics=frozenset({"belarus"}), own_topics=(Topic("kw_a", "a", ("a",)),)))
+    # Both edits are made from the same (now stale) read, as two processes would.
+    repo.edit_chat(ChatKey(7), ChatEdit(follow=frozenset({"lithuania"})))
+    other.edit_chat(ChatKey(7), ChatEdit.setting(timezone="Europe/Vilnius", last_digest_at=T0))
+    other.edit_chat(ChatKey(7), ChatEdit(put_own=(Topic("kw_b", "b", ("b",)),)))
+    changed = repo.edit_chat(ChatKey(7), ChatEdit(unfollow=frozenset({"belarus"}),
+                                                  put_own=(Topic("kw_a", "A!", ("a", "aa")),)))
+    assert changed is not None
+    assert changed.topics == {"lithuania"} and changed.timezone == "Europe/Vilnius"
+    assert [(t.id, t.name) for t in changed.own_topics] == [("kw_a", "A!"), ("kw_b", "b")]
+    assert changed.last_digest_at == T0
+    repo.close()
+    again = open_store()
+    assert again.get_chat(ChatKey(7)) == changed, "durable"
+    cleared = again.edit_chat(ChatKey(7), ChatEdit(clear_subscriptions=True,
+                                                   follow=frozenset({"poland"})))
+    assert cleared is not None and cleared.topics == {"poland"} and cleared.own_topics == ()
+    assert again.edit_chat(ChatKey(8), ChatEdit.setting(active=False)) is None
+    assert again.get_chat(ChatKey(8)) is None, "an edit creates nothing"
+    with pytest.raises(ValueError, match="topics"):
+        ChatEdit.setting(topics=frozenset())
+
+
+def test_two_processes_editing_one_chat_at_once_keep_both_changes(database_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+
+    one, two = PostgresRepository(database_url), PostgresRepository(database_url)
+    try:
+        one.put_chat(chat(9, topics=frozenset()))
+        with ThreadPoolExecutor(1) as pool:
+            with one.batch():
+                one.edit_chat(ChatKey(9), ChatEdit(follow=frozenset({"belarus"})))
+                # The other's edit waits for this transaction, then applies to its result.
+                racing = pool.submit(two.edit_chat, ChatKey(9),
+                                     ChatEdit(follow=frozenset({"poland"})))
+                time.sleep(0.3)
+                assert not racing.done()
+            assert racing.result(timeout=10) is not None
+        stored = two.get_chat(ChatKey(9))
+        assert stored is not None and stored.topics == {"belarus", "poland"}
+    finally:
+        one.close()
+        two.close()
