@@ -50,6 +50,7 @@ CHECKPOINT_SECONDS = 60.0
 PRUNE_SECONDS = 3600.0
 ALERT_SECONDS = 60.0
 FIRST_POLL_SPREAD = 2.0
+HEALTH_LOOK = 50  # the chats waiting longest that /healthz looks at
 # Feed polls on a shared database are leased feed by feed: a killed poller's feeds are
 # taken over once its lease runs out; a poll under way renews it.
 FEED_LEASE_SECONDS = 20.0
@@ -156,8 +157,10 @@ class NewsbotApp:
 
     def _health(self) -> list[str]:
         now = self.clock.now()
-        ready = [p.created_at for p in self.repo.pending()
-                 if (chat := self.repo.get_chat(p.chat)) is not None
+        # The oldest waiting chats only: a chat held by quiet hours or a digest waits by
+        # design, and a scrape must not read the whole queue.
+        ready = [oldest for key, oldest in self.repo.oldest_pending(HEALTH_LOOK)
+                 if (chat := self.repo.get_chat(key)) is not None
                  and self.delivery.instant_ready(chat, now)]
         interval = max((f.interval_seconds for f in self.settings.feeds), default=600)
         return health_problems(now, self._last_poll if self.settings.feeds else now,

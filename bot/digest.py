@@ -25,15 +25,15 @@ def bayes(record: Record, mean: float = PRIOR_MEAN, weight: float = PRIOR_WEIGHT
     return (record.yes + mean * weight) / (record.yes + record.no + weight)
 
 
-def records(articles: Iterable[tuple[Article, VoteTotals]]
+def records(tallies: Iterable[tuple[str, tuple[str, ...], VoteTotals]]
             ) -> tuple[dict[str, Record], dict[str, Record]]:
-    """Aggregate per-source and per-topic records from articles and their totals."""
+    """Aggregate per-source and per-topic records from ``(source, topics, totals)``."""
     src: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     top: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for article, totals in articles:
-        src[article.source][0] += totals.yes
-        src[article.source][1] += totals.no
-        for topic in article.topics:
+    for source, topics, totals in tallies:
+        src[source][0] += totals.yes
+        src[source][1] += totals.no
+        for topic in topics:
             top[topic][0] += totals.yes
             top[topic][1] += totals.no
     return ({k: Record(*v) for k, v in src.items()}, {k: Record(*v) for k, v in top.items()})

@@ -23,7 +23,14 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from bot.article.canonical import article_id, canonical_url, content_hash
-from bot.article.cluster import STORY_WINDOW, StoryIndex, lead_of, site_of, story_vector
+from bot.article.cluster import (
+    MAX_STORIES,
+    STORY_WINDOW,
+    StoryIndex,
+    lead_of,
+    site_of,
+    story_vector,
+)
 from bot.article.extract import extract_page, html_to_text, is_teaser
 from bot.clock import Clock
 from bot.errors import FeedError, FetchBlockedError, PageRetryError, StorageError
@@ -252,7 +259,8 @@ class Ingestor:
         if self.repo.shared:
             _none, self._stored_mark = self.repo.articles_stored_after(None)
         since = self.clock.now() - STORY_WINDOW
-        for article in self.repo.articles_since(since):  # oldest first, as the index wants
+        # Oldest first, as the index wants; no more than it keeps.
+        for article in self.repo.articles_since(since, newest=MAX_STORIES):
             self._remember_story(article)
 
     def _remember_story(self, article: Article) -> None:

@@ -97,6 +97,38 @@ class Chat:
     last_digest_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Follower:
+    """What fan-out needs of a chat that follows shipped topics, not its whole record.
+
+    A storage lookup returns these for the few thousand followers of an article's topics,
+    so the bot never holds every chat in memory.
+    """
+
+    key: ChatKey
+    topics: frozenset[str]
+    languages: tuple[str, ...] = ()
+
+
+KEYWORD_FOLLOWERS = "(keywords)"  # ChatTally.followers' entry for keyword-topic chats
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTally:
+    """Counts of chats for /stats, computed by the store (not by reading every chat).
+
+    Attributes:
+        active_by_type: Active chats by chat type.
+        inactive: Chats that blocked the bot or are gone.
+        followers: Active followers by shipped topic id, and ``"(keywords)"``: active chats
+            with keyword topics of their own.
+    """
+
+    active_by_type: dict[str, int]
+    inactive: int
+    followers: dict[str, int]
+
+
 # The settings a ChatEdit may set; subscriptions change only by their own fields, so two
 # processes adding different topics at once both count.
 EDITABLE_SETTINGS = frozenset({

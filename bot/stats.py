@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -46,20 +45,9 @@ class StatsService:
 
     def snapshot(self) -> Stats:
         """Compute the current figures."""
-        by_type: Counter[str] = Counter()
-        followers: Counter[str] = Counter()
-        inactive = 0
-        for chat in self.repo.chats():
-            if not chat.active:
-                inactive += 1
-                continue
-            by_type[chat.type.value] += 1
-            for topic in chat.topics:
-                followers[topic] += 1
-            if chat.own_topics:
-                followers["(keywords)"] += 1
-        now = self.clock.now()
-        day = len(self.repo.articles_since(now - timedelta(days=1)))
+        tally = self.repo.chat_tally()
+        followers = sorted(tally.followers.items(), key=lambda item: (-item[1], item[0]))
+        day = self.repo.articles_count_since(self.clock.now() - timedelta(days=1))
         states = {s.url: s for s in self.repo.feed_states()}
         feeds = []
         for feed in self.settings.feeds:
@@ -71,6 +59,6 @@ class StatsService:
                 else "never"
             feeds.append(FeedHealth(feed.name, state.failures == 0, ok_at, state.failures,
                                     state.last_error if state.failures else ""))
-        return Stats(dict(by_type), inactive, dict(followers.most_common()),
+        return Stats(tally.active_by_type, tally.inactive, dict(followers),
                      self.repo.article_count(), day, self.repo.vote_count(),
                      self.repo.delivery_counts(), feeds)

@@ -1,15 +1,15 @@
 """Fan-out: which chats get an article, and under which of their topics (pure).
 
-The caller gathers the data (the active followers of each shipped topic, the chats whose
-keyword topics matched the article); this module decides. No storage, no clock, no Telegram.
+The caller gathers the data (the active chats that follow the article's topics, the chats
+whose keyword topics matched it); this module decides. No storage, no clock, no Telegram.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.models import Article, Chat, ChatKey
+from bot.models import Article, Chat, ChatKey, Follower
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,18 +27,18 @@ class Target:
     topic_id: str
 
 
-def takes_language(chat: Chat, language: str) -> bool:
+def takes_language(languages: tuple[str, ...], language: str) -> bool:
     """Tell whether a chat's language filter lets an article in ``language`` through."""
-    return not chat.languages or language in chat.languages
+    return not languages or language in languages
 
 
-def targets(article: Article, followers: Mapping[str, Sequence[Chat]],
+def targets(article: Article, followers: Sequence[Follower],
             own_hits: Sequence[tuple[Chat, str]]) -> list[Target]:
     """Return every active chat the article goes to, each once.
 
     Args:
         article: The new article.
-        followers: Active chats by the shipped topic they follow.
+        followers: Active chats that follow any of the article's topics.
         own_hits: ``(chat, own topic id)`` for each keyword topic that matched the article,
             with the chat as stored now.
 
@@ -47,13 +47,15 @@ def targets(article: Article, followers: Mapping[str, Sequence[Chat]],
         first (best) topic over its others: that is the group the chat sees it under.
     """
     found: dict[ChatKey, Target] = {}
-    for topic_id in article.topics:
-        for chat in followers.get(topic_id, ()):
-            if chat.key not in found and takes_language(chat, article.language):
-                found[chat.key] = Target(chat.key, topic_id)
+    for follower in followers:
+        if follower.key in found or not takes_language(follower.languages, article.language):
+            continue
+        topic_id = next((t for t in article.topics if t in follower.topics), None)
+        if topic_id is not None:
+            found[follower.key] = Target(follower.key, topic_id)
     for owner, own_id in own_hits:
         if (owner.key in found or not owner.active
-                or not takes_language(owner, article.language)
+                or not takes_language(owner.languages, article.language)
                 or not any(topic.id == own_id for topic in owner.own_topics)):
             continue
         found[owner.key] = Target(owner.key, own_id)

@@ -39,7 +39,7 @@ from bot.models import (
     VoteTotals,
 )
 from bot.render import MAX_CAPTION, Rendered, article_message, digest_messages
-from bot.schedule_math import in_quiet_hours, last_due
+from bot.schedule_math import digest_due, in_quiet_hours
 from bot.settings import Settings
 from bot.storage.base import Repository
 from bot.texts import text
@@ -53,6 +53,9 @@ MAX_IN_FLIGHT = 32
 MAX_WORKERS = 256
 RECORDS_FRESH = timedelta(minutes=10)  # how long the digest's vote ranking is reused
 BACKFILL = 3
+# Due digests a tick starts at most: the rest are still due at the next tick, a quarter of a
+# second later (a database hands them out most overdue first).
+DIGESTS_PER_TICK = 1000
 
 
 class GroupCommit:
@@ -119,8 +122,6 @@ class DeliveryService:
         self._records_wall = 0.0
         self._retry_tasks: set[asyncio.Task[None]] = set()
         self._commits = GroupCommit(repo)
-        self._followers_cache: tuple[int, dict[str, list[Chat]]] | None = None
-        self._chats_cache: tuple[int, list[Chat]] | None = None
         # senders waiting for a pacer slot: nothing of theirs is in flight, so a shutdown
         # cancels them at once instead of waiting out their chat's spacing
         self._waiting_for_slot: set[asyncio.Task[object]] = set()
@@ -138,33 +139,7 @@ class DeliveryService:
                 owner = self.repo.get_chat(key)
                 if owner is not None:
                     own_hits.append((owner, own_id))
-        return fanout.targets(article, self._followers(), own_hits)
-
-    def _followers(self) -> dict[str, list[Chat]]:
-        """Active chats by followed topic, rebuilt only when some chat changed.
-
-        Scanning every chat for every article was the fan-out's biggest cost after
-        parsing feeds in the soak (2,000 chats, 2,000 articles a day).
-        """
-        version = self.repo.subscriptions_version
-        if self._followers_cache is None or self._followers_cache[0] != version:
-            index: dict[str, list[Chat]] = {}
-            for chat in self.repo.chats():
-                if chat.active:
-                    for topic_id in chat.topics:
-                        index.setdefault(topic_id, []).append(chat)
-            self._followers_cache = (version, index)
-        return self._followers_cache[1]
-
-    def _all_chats(self) -> list[Chat]:
-        """Every chat, read again only when some chat changed.
-
-        The tick runs 4 times a second, and on a database each full read decodes every chat.
-        """
-        version = self.repo.chats_version
-        if self._chats_cache is None or self._chats_cache[0] != version:
-            self._chats_cache = (version, list(self.repo.chats()))
-        return self._chats_cache[1]
+        return fanout.targets(article, self.repo.followers(article.topics), own_hits)
 
     def _group_name(self, chat: Chat, delivery: Delivery, article: Article) -> str:
         """The topic a chat got an article by, as its digest names the group."""
@@ -209,8 +184,8 @@ class DeliveryService:
     def backfill(self, chat: Chat, topic_id: str) -> int:
         """Queue the few most recent articles of a topic a chat has just followed."""
         since = self.clock.now() - self.chats.recent_window()
-        recent = [a for a in self.repo.articles_since(since) if topic_id in a.topics
-                  and (not chat.languages or a.language in chat.languages)
+        recent = [a for a in self.repo.articles_since(since, topic=topic_id)
+                  if (not chat.languages or a.language in chat.languages)
                   and self.repo.get_delivery(a.id, chat.key) is None]
         picked = recent[-BACKFILL:]
         now = self.clock.now()
@@ -228,12 +203,7 @@ class DeliveryService:
 
     def digest_due(self, chat: Chat, now: datetime) -> bool:
         """Tell whether a chat's daily digest is due (missed ones count once)."""
-        if not chat.active or chat.mode is not DeliveryMode.DIGEST:
-            return False
-        due = last_due(now, chat.digest_time, chat.timezone)
-        since = max(d for d in (chat.last_digest_at, chat.digest_since, chat.created_at,
-                                datetime.min.replace(tzinfo=due.tzinfo)) if d is not None)
-        return due > since
+        return digest_due(chat, now)
 
     def kick(self) -> None:
         """Start senders for chats whose pending articles can go now."""
@@ -254,10 +224,8 @@ class DeliveryService:
         """Periodic job: send due digests and alerts held by quiet hours or retries."""
         if self._closing or self.sender is None or not self.dispatching:
             return
-        now = self.clock.now()
-        for chat in self._all_chats():
-            if self.digest_due(chat, now):
-                self._start(chat.key.chat_id)
+        for chat in self.repo.digests_due(self.clock.now(), DIGESTS_PER_TICK):
+            self._start(chat.key.chat_id)
         self.kick()
 
     def _busy(self, chat_id: int) -> bool:
@@ -523,9 +491,7 @@ class DeliveryService:
                 or wall - self._records_wall < RECORDS_FRESH.total_seconds()):
             return self._records_cache[1]
         since = now - timedelta(days=self.settings.storage.retention_days)
-        recent = self.repo.articles_since(since)
-        totals = self.repo.totals_of([a.id for a in recent])
-        result = records([(a, totals.get(a.id, VoteTotals())) for a in recent])
+        result = records(self.repo.vote_tallies(since))
         self._records_cache = (now, result)
         self._records_wall = wall
         return result

@@ -18,7 +18,7 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -28,8 +28,10 @@ from bot.models import (
     Chat,
     ChatEdit,
     ChatKey,
+    ChatTally,
     Delivery,
     FeedState,
+    Follower,
     Vote,
     VoteTotals,
 )
@@ -77,6 +79,32 @@ class Repository(Protocol):
         Returns the chat as changed, or None when there is no such chat (nothing is written).
         Edits of different fields from different processes at once all hold.
         """
+        ...
+
+    def followers(self, topic_ids: Collection[str]) -> list[Follower]:
+        """Return each active chat that follows any of these shipped topics, once.
+
+        Independent of how many chats are stored: an index lookup on a database.
+        """
+        ...
+
+    def chats_with_own_topics(self) -> list[Chat]:
+        """Return the active chats that have keyword topics of their own."""
+        ...
+
+    def digests_due(self, now: datetime, limit: int) -> list[Chat]:
+        """Return up to ``limit`` active chats whose daily digest is due at ``now``.
+
+        Most overdue first; "due" is ``schedule_math.digest_due``.
+        """
+        ...
+
+    def oldest_pending(self, limit: int) -> list[tuple[ChatKey, datetime]]:
+        """Return the chats with pending deliveries, oldest waiting first, with that time."""
+        ...
+
+    def chat_tally(self) -> ChatTally:
+        """Count chats by type, activity and followed topic (for /stats)."""
         ...
 
     def chats(self) -> Iterator[Chat]:
@@ -137,8 +165,15 @@ class Repository(Protocol):
         """Which of these dedupe keys belong to a stored article (one call for all of them)."""
         ...
 
-    def articles_since(self, since: datetime) -> list[Article]:
-        """Return articles ingested at or after ``since``, oldest first."""
+    def articles_since(self, since: datetime, *, topic: str | None = None,
+                       newest: int | None = None) -> list[Article]:
+        """Return articles ingested at or after ``since``, oldest first.
+
+        Args:
+            since: The earliest ingest time.
+            topic: Only articles of this shipped topic.
+            newest: Only the newest this many (still returned oldest first).
+        """
         ...
 
     def articles_stored_after(self, mark: datetime | None) -> tuple[list[Article], datetime]:
@@ -151,6 +186,10 @@ class Repository(Protocol):
 
     def article_count(self) -> int:
         """Return how many articles are stored."""
+        ...
+
+    def articles_count_since(self, since: datetime) -> int:
+        """Return how many articles were ingested at or after ``since``."""
         ...
 
     # deliveries ----------------------------------------------------------
@@ -185,6 +224,10 @@ class Repository(Protocol):
 
     def totals_of(self, article_ids: Iterable[str]) -> dict[str, VoteTotals]:
         """The vote totals of many articles in one call (articles without votes left out)."""
+        ...
+
+    def vote_tallies(self, since: datetime) -> list[tuple[str, tuple[str, ...], VoteTotals]]:
+        """``(source, topics, totals)`` of each article ingested since ``since`` with votes."""
         ...
 
     def totals(self, article_id: str) -> VoteTotals:

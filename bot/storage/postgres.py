@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -41,21 +41,25 @@ from psycopg.types.json import Jsonb
 from bot.clock import Clock, SystemClock
 from bot.errors import StorageError, StorageLockedError
 from bot.models import (
+    KEYWORD_FOLLOWERS,
     Article,
     Chat,
     ChatEdit,
     ChatKey,
+    ChatTally,
     Delivery,
     DeliveryStatus,
     FeedState,
+    Follower,
     Vote,
     VoteTotals,
 )
+from bot.schedule_math import digest_due_at
 from bot.storage import codec
 from bot.storage.opening import masked
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # NOTIFY channel: a transaction that records pending deliveries wakes the leader's sender.
 PENDING_CHANNEL = "newsbot_pending"
 # Advisory lock keys: arbitrary constants, "newsbot" in ASCII split in two.
@@ -71,6 +75,13 @@ STORED_OVERLAP = timedelta(seconds=5)
 SESSION_OPTIONS = ("-c lock_timeout=5000 -c statement_timeout=30000 "
                    "-c idle_in_transaction_session_timeout=60000")
 RECONNECT_PAUSE = 1.0    # after a failed reconnect, calls fail at once for this long
+
+def _chat_row(chat: Chat) -> tuple[Any, ...]:
+    """A chat's row: the record, and what indexes find it by (see migrations 4 and 6)."""
+    return (chat.key.chat_id, chat.key.thread_id, Jsonb(codec.chat_out(chat)),
+            codec.subscriptions_of(chat), sorted(chat.topics), list(chat.languages),
+            chat.active, bool(chat.own_topics), digest_due_at(chat))
+
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -129,6 +140,23 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE article_keys SET (autovacuum_vacuum_scale_factor = 0.02);
     ALTER TABLE votes SET (autovacuum_vacuum_scale_factor = 0.05);
     ALTER TABLE chats SET (autovacuum_vacuum_scale_factor = 0.02, fillfactor = 80);
+    """,
+    # A million chats must not be read into memory: fan-out, keyword topics and the digest
+    # tick find their chats by index. ``digest_due_at`` is schedule_math.digest_due_at,
+    # filled for existing chats by _after_migration.
+    6: """
+    ALTER TABLE chats ADD COLUMN topics text[] NOT NULL DEFAULT '{}',
+        ADD COLUMN languages text[] NOT NULL DEFAULT '{}',
+        ADD COLUMN active boolean NOT NULL DEFAULT true,
+        ADD COLUMN has_own boolean NOT NULL DEFAULT false,
+        ADD COLUMN digest_due_at timestamptz;
+    UPDATE chats SET topics = ARRAY(SELECT jsonb_array_elements_text(doc->'topics')),
+        languages = ARRAY(SELECT jsonb_array_elements_text(doc->'languages')),
+        active = (doc->>'active')::boolean,
+        has_own = jsonb_array_length(doc->'own_topics') > 0;
+    CREATE INDEX chats_topics ON chats USING gin (topics) WHERE active;
+    CREATE INDEX chats_own ON chats (chat_id) WHERE active AND has_own;
+    CREATE INDEX chats_digest_due ON chats (digest_due_at) WHERE digest_due_at IS NOT NULL;
     """,
 }
 # How a process holds the instance lock: bots share it, copy-data holds it alone, and the
@@ -206,8 +234,19 @@ class PostgresRepository:
                                    f"newsbot ({SCHEMA_VERSION}); upgrade newsbot")
             for number in range(version + 1, SCHEMA_VERSION + 1):
                 conn.execute(MIGRATIONS[number])
+                self._after_migration(conn, number)
                 conn.execute("INSERT INTO newsbot_schema VALUES (%s)", (number,))
         conn.commit()
+
+    @staticmethod
+    def _after_migration(conn: psycopg.Connection[Any], number: int) -> None:
+        """The part of a migration SQL can't do: values only our Python computes."""
+        if number == 6:
+            rows = conn.execute("SELECT doc FROM chats WHERE doc->>'mode' = 'digest'").fetchall()
+            conn.cursor().executemany(
+                "UPDATE chats SET digest_due_at = %s WHERE chat_id = %s AND thread_id = %s",
+                [(digest_due_at(chat), chat.key.chat_id, chat.key.thread_id)
+                 for chat in (codec.chat_in(r[0]) for r in rows)])
 
     def schema_version(self) -> int:
         """The schema version recorded in the database."""
@@ -344,11 +383,14 @@ class PostgresRepository:
             # The CTE reads the row as it was before this statement: NULL for a new chat.
             rows = self._write(
                 "WITH before AS (SELECT subs FROM chats WHERE chat_id = %s AND thread_id = %s) "
-                "INSERT INTO chats (chat_id, thread_id, doc, subs) VALUES (%s, %s, %s, %s) "
+                "INSERT INTO chats (chat_id, thread_id, doc, subs, topics, languages, active, "
+                "has_own, digest_due_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (chat_id, thread_id) DO UPDATE SET doc = EXCLUDED.doc, "
-                "subs = EXCLUDED.subs RETURNING (SELECT subs FROM before)",
-                (chat.key.chat_id, chat.key.thread_id, chat.key.chat_id, chat.key.thread_id,
-                 Jsonb(codec.chat_out(chat)), subs))
+                "subs = EXCLUDED.subs, topics = EXCLUDED.topics, "
+                "languages = EXCLUDED.languages, active = EXCLUDED.active, "
+                "has_own = EXCLUDED.has_own, digest_due_at = EXCLUDED.digest_due_at "
+                "RETURNING (SELECT subs FROM before)",
+                (chat.key.chat_id, chat.key.thread_id, *_chat_row(chat)))
             self._chat_changed(subscriptions=not rows or rows[0][0] != subs)
 
     def edit_chat(self, key: ChatKey, edit: ChatEdit) -> Chat | None:
@@ -370,6 +412,52 @@ class PostgresRepository:
         # In the transaction of the change: a reader that sees the new number sees the change.
         self._write("UPDATE chat_changes SET version = version + 1, subscriptions = "
                     "subscriptions + %s WHERE id = 1", (1 if subscriptions else 0,))
+
+    def followers(self, topic_ids: Collection[str]) -> list[Follower]:
+        """Return each active chat that follows any of these topics, once (GIN index)."""
+        wanted = list(topic_ids)
+        if not wanted:
+            return []
+        rows = self._query("SELECT chat_id, thread_id, topics, languages FROM chats "
+                           "WHERE active AND topics && %s::text[]", (wanted,))
+        return [Follower(ChatKey(int(r[0]), int(r[1])), frozenset(r[2]), tuple(r[3]))
+                for r in rows]
+
+    def chats_with_own_topics(self) -> list[Chat]:
+        """Return the active chats that have keyword topics of their own."""
+        rows = self._query("SELECT doc FROM chats WHERE active AND has_own")
+        return [codec.chat_in(r[0]) for r in rows]
+
+    def digests_due(self, now: datetime, limit: int) -> list[Chat]:
+        """Return up to ``limit`` active chats whose daily digest is due, most overdue first."""
+        rows = self._query("SELECT doc FROM chats WHERE digest_due_at <= %s "
+                           "ORDER BY digest_due_at LIMIT %s", (now, limit))
+        return [codec.chat_in(r[0]) for r in rows]
+
+    def oldest_pending(self, limit: int) -> list[tuple[ChatKey, datetime]]:
+        """Return the chats with pending deliveries, oldest waiting first, with that time."""
+        rows = self._query("SELECT chat_id, thread_id, min(created_at) AS oldest "
+                           "FROM deliveries WHERE status = 'pending' "
+                           "GROUP BY chat_id, thread_id ORDER BY oldest LIMIT %s", (limit,))
+        return [(ChatKey(int(r[0]), int(r[1])), r[2]) for r in rows]
+
+    def chat_tally(self) -> ChatTally:
+        """Count chats by type, activity and followed topic (for /stats), in the database."""
+        by_type: dict[str, int] = {}
+        inactive = 0
+        for kind, active, count in self._query(
+                "SELECT doc->>'type', active, count(*) FROM chats GROUP BY 1, 2"):
+            if active:
+                by_type[str(kind)] = int(count)
+            else:
+                inactive += int(count)
+        followers = {str(r[0]): int(r[1]) for r in self._query(
+            "SELECT topic, count(*) FROM chats, unnest(topics) AS topic WHERE active "
+            "GROUP BY topic")}
+        keywords = int(self._query("SELECT count(*) FROM chats WHERE active AND has_own")[0][0])
+        if keywords:
+            followers[KEYWORD_FOLLOWERS] = keywords
+        return ChatTally(by_type, inactive, followers)
 
     def chats(self) -> Iterator[Chat]:
         """Iterate over all chats."""
@@ -398,10 +486,10 @@ class PostgresRepository:
             for chat in self.threads_of(old):
                 new_key = ChatKey(new, chat.key.thread_id)
                 moved_chat = replace(chat, key=new_key)
-                self._write("INSERT INTO chats (chat_id, thread_id, doc, subs) "
-                            "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                            (new, chat.key.thread_id, Jsonb(codec.chat_out(moved_chat)),
-                             codec.subscriptions_of(moved_chat)))
+                self._write("INSERT INTO chats (chat_id, thread_id, doc, subs, topics, "
+                            "languages, active, has_own, digest_due_at) "
+                            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                            _chat_row(moved_chat))
                 for d in self.pending(chat.key):
                     moved = replace(d, chat=new_key)
                     self._write("DELETE FROM deliveries WHERE article_id = %s AND chat_id = %s "
@@ -464,11 +552,20 @@ class PostgresRepository:
         rows = self._query("SELECT key FROM article_keys WHERE key = ANY(%s)", (wanted,))
         return {str(r[0]) for r in rows}
 
-    def articles_since(self, since: datetime) -> list[Article]:
+    def articles_since(self, since: datetime, *, topic: str | None = None,
+                       newest: int | None = None) -> list[Article]:
         """Return articles ingested at or after ``since``, oldest first."""
-        rows = self._query("SELECT doc FROM articles WHERE ingested_at >= %s "
-                           "ORDER BY ingested_at, id", (since,))
+        rows = self._query(
+            "SELECT doc FROM (SELECT doc, ingested_at, id FROM articles WHERE ingested_at >= %s "
+            "AND (%s::text IS NULL OR doc->'topics' ? %s::text) "
+            "ORDER BY ingested_at DESC, id DESC LIMIT %s) newest ORDER BY ingested_at, id",
+            (since, topic, topic, newest))
         return [codec.article_in(r[0]) for r in rows]
+
+    def articles_count_since(self, since: datetime) -> int:
+        """Return how many articles were ingested at or after ``since``."""
+        return int(self._query("SELECT count(*) FROM articles WHERE ingested_at >= %s",
+                               (since,))[0][0])
 
     def articles_stored_after(self, mark: datetime | None) -> tuple[list[Article], datetime]:
         """Articles stored since ``mark``, and the database's time as the next mark.
@@ -589,6 +686,15 @@ class PostgresRepository:
                            "FILTER (WHERE value < 0) FROM votes WHERE article_id = ANY(%s) "
                            "GROUP BY article_id", (wanted,))
         return {str(r[0]): VoteTotals(int(r[1]), int(r[2])) for r in rows}
+
+    def vote_tallies(self, since: datetime) -> list[tuple[str, tuple[str, ...], VoteTotals]]:
+        """``(source, topics, totals)`` of each article ingested since ``since`` with votes."""
+        rows = self._query(
+            "SELECT a.doc->>'source', a.doc->'topics', v.yes, v.no FROM (SELECT article_id, "
+            "count(*) FILTER (WHERE value > 0) AS yes, count(*) FILTER (WHERE value < 0) AS no "
+            "FROM votes GROUP BY article_id) v JOIN articles a ON a.id = v.article_id "
+            "WHERE a.ingested_at >= %s", (since,))
+        return [(str(r[0]), tuple(r[1] or ()), VoteTotals(int(r[2]), int(r[3]))) for r in rows]
 
     def totals(self, article_id: str) -> VoteTotals:
         """Return the vote totals of an article."""

@@ -26,7 +26,7 @@ import time
 import zlib
 from array import array
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,16 +39,20 @@ from tinydb.storages import Storage
 from bot.clock import Clock, SystemClock
 from bot.errors import StorageCorruptError, StorageError, StorageLockedError
 from bot.models import (
+    KEYWORD_FOLLOWERS,
     Article,
     Chat,
     ChatEdit,
     ChatKey,
+    ChatTally,
     Delivery,
     DeliveryStatus,
     FeedState,
+    Follower,
     Vote,
     VoteTotals,
 )
+from bot.schedule_math import digest_due_at
 from bot.storage import codec
 
 log = logging.getLogger(__name__)
@@ -213,6 +217,8 @@ class TinyDBRepository:
         self._dirty: set[str] = set()
         self._chats_version = 0
         self._subscriptions_version = 0
+        # (subscriptions version it was built at, topic -> followers), built on demand
+        self._followers_index: tuple[int, dict[str, list[Follower]]] | None = None
         self.write_seconds: list[float] = []
         # One process owns the folder, so leases only ever divide work inside it.
         self._leases: dict[str, tuple[str, float]] = {}
@@ -663,6 +669,57 @@ class TinyDBRepository:
         self.put_chat(changed)
         return changed
 
+    def followers(self, topic_ids: Collection[str]) -> list[Follower]:
+        """Return each active chat that follows any of these topics, once (in-memory index)."""
+        if self._followers_index is None or self._followers_index[0] != \
+                self._subscriptions_version:
+            index: dict[str, list[Follower]] = defaultdict(list)
+            for chat in self._chats.values():
+                if chat.active and chat.topics:
+                    follower = Follower(chat.key, chat.topics, chat.languages)
+                    for topic_id in chat.topics:
+                        index[topic_id].append(follower)
+            self._followers_index = (self._subscriptions_version, dict(index))
+        found: dict[ChatKey, Follower] = {}
+        for topic_id in topic_ids:
+            for follower in self._followers_index[1].get(topic_id, ()):
+                found.setdefault(follower.key, follower)
+        return list(found.values())
+
+    def chats_with_own_topics(self) -> list[Chat]:
+        """Return the active chats that have keyword topics of their own."""
+        return [c for c in self._chats.values() if c.active and c.own_topics]
+
+    def digests_due(self, now: datetime, limit: int) -> list[Chat]:
+        """Return up to ``limit`` active chats whose daily digest is due, most overdue first."""
+        due = [(at, chat) for chat in self._chats.values()
+               if (at := digest_due_at(chat)) is not None and at <= now]
+        due.sort(key=lambda pair: pair[0])
+        return [chat for _at, chat in due[:limit]]
+
+    def oldest_pending(self, limit: int) -> list[tuple[ChatKey, datetime]]:
+        """Return the chats with pending deliveries, oldest waiting first, with that time."""
+        oldest = [(key, min(d.created_at for d in bucket.values()))
+                  for key, bucket in self._pending.items() if bucket]
+        oldest.sort(key=lambda pair: pair[1])
+        return oldest[:limit]
+
+    def chat_tally(self) -> ChatTally:
+        """Count chats by type, activity and followed topic (for /stats)."""
+        by_type: dict[str, int] = defaultdict(int)
+        followers: dict[str, int] = defaultdict(int)
+        inactive = 0
+        for chat in self._chats.values():
+            if not chat.active:
+                inactive += 1
+                continue
+            by_type[chat.type.value] += 1
+            for topic in chat.topics:
+                followers[topic] += 1
+            if chat.own_topics:
+                followers[KEYWORD_FOLLOWERS] += 1
+        return ChatTally(dict(by_type), inactive, dict(followers))
+
     def chats(self) -> Iterator[Chat]:
         """Iterate over all chats."""
         return iter(list(self._chats.values()))
@@ -727,14 +784,21 @@ class TinyDBRepository:
         """Which of these dedupe keys belong to a stored article."""
         return {k for k in keys if k in self._keys}
 
-    def articles_since(self, since: datetime) -> list[Article]:
+    def articles_since(self, since: datetime, *, topic: str | None = None,
+                       newest: int | None = None) -> list[Article]:
         """Return articles ingested at or after ``since``, oldest first."""
         found = [self.get_article(a) for a in self._ids_ingested(since=since)]
-        return sorted((a for a in found if a is not None), key=lambda a: a.ingested_at)
+        kept = sorted((a for a in found if a is not None and (topic is None or topic in a.topics)),
+                      key=lambda a: a.ingested_at)
+        return kept if newest is None else kept[max(len(kept) - newest, 0):]
 
     def article_count(self) -> int:
         """Return how many articles are stored."""
         return len(self._articles)
+
+    def articles_count_since(self, since: datetime) -> int:
+        """Return how many articles were ingested at or after ``since``."""
+        return len(self._ids_ingested(since=since))
 
     # ------------------------------------------------------------------ deliveries
     def add_deliveries(self, deliveries: Iterable[Delivery]) -> int:
@@ -809,6 +873,15 @@ class TinyDBRepository:
     def totals_of(self, article_ids: Iterable[str]) -> dict[str, VoteTotals]:
         """The vote totals of many articles."""
         return {i: self.totals(i) for i in article_ids if i in self._votes}
+
+    def vote_tallies(self, since: datetime) -> list[tuple[str, tuple[str, ...], VoteTotals]]:
+        """``(source, topics, totals)`` of each article ingested since ``since`` with votes."""
+        tallies = []
+        for article_id in self._votes:
+            article = self.get_article(article_id)
+            if article is not None and article.ingested_at >= since:
+                tallies.append((article.source, article.topics, self.totals(article_id)))
+        return tallies
 
     def totals(self, article_id: str) -> VoteTotals:
         """Return the vote totals of an article."""

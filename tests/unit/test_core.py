@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.delivery.pacing import Pacer
 from bot.language import detect_language
-from bot.models import QuietHours, Topic
-from bot.schedule_math import in_quiet_hours, last_due, parse_hhmm
+from bot.models import Chat, ChatKey, ChatType, DeliveryMode, QuietHours, Topic
+from bot.schedule_math import (
+    digest_due,
+    digest_due_at,
+    in_quiet_hours,
+    last_due,
+    next_due,
+    parse_hhmm,
+)
 from bot.summarize import summarize
 from bot.topics import TopicMatcher, find_topic
 from tests.conftest import corpus_or_skip
@@ -132,6 +141,27 @@ def test_digest_due_across_dst_in_vilnius() -> None:
     autumn = [last_due(datetime(2026, 10, 25, h, tzinfo=UTC), "03:30", "Europe/Vilnius")
               for h in range(0, 24)]
     assert len({d for d in autumn if d.date() == datetime(2026, 10, 25).date()}) == 1
+
+
+def test_next_due_finds_exactly_the_instants_last_due_does() -> None:
+    # The database finds due digests by next_due(since) <= now; the rule is last_due(now) >
+    # since. Random pairs across both of Vilnius's DST changes and zones east and west.
+    rng = random.Random(3)
+    base = datetime(2026, 3, 20, tzinfo=UTC)
+    for _ in range(4000):
+        zone = rng.choice(["Europe/Vilnius", "America/New_York", "Asia/Kathmandu", "UTC"])
+        hhmm = rng.choice(["00:00", "03:30", "08:00", "23:59", "02:15"])
+        since = base + timedelta(minutes=rng.randrange(0, 60 * 24 * 230))
+        now = since + timedelta(minutes=rng.randrange(0, 60 * 24 * 3))
+        assert (last_due(now, hhmm, zone) > since) == (next_due(since, hhmm, zone) <= now), (
+            zone, hhmm, since, now)
+    chat_ = Chat(ChatKey(1), ChatType.PRIVATE, mode=DeliveryMode.DIGEST, digest_time="08:00",
+                 timezone="Europe/Vilnius", digest_since=datetime(2026, 1, 10, 7, tzinfo=UTC))
+    assert digest_due_at(chat_) == datetime(2026, 1, 11, 6, tzinfo=UTC), "08:00 in Vilnius"
+    assert not digest_due(chat_, datetime(2026, 1, 11, 5, 59, tzinfo=UTC))
+    assert digest_due(chat_, datetime(2026, 1, 11, 6, tzinfo=UTC))
+    assert digest_due_at(replace(chat_, mode=DeliveryMode.INSTANT)) is None
+    assert digest_due_at(replace(chat_, active=False)) is None
 
 
 def test_last_due_and_quiet_hours() -> None:

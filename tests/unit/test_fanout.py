@@ -5,18 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.delivery.fanout import Target, targets
-from bot.models import Chat, ChatKey, Topic
+from bot.models import Chat, ChatKey, Follower, Topic
 from tests.builders import article, chat
 
 OWN = Topic("own:1", "Vilnius trams", ("vilnius tram",))
 
 
-def followers(*chats: Chat) -> dict[str, list[Chat]]:
-    index: dict[str, list[Chat]] = {}
-    for c in chats:
-        for topic_id in c.topics:
-            index.setdefault(topic_id, []).append(c)
-    return index
+def followers(*chats: Chat) -> list[Follower]:
+    return [Follower(c.key, c.topics, c.languages) for c in chats]
 
 
 def test_the_articles_first_topic_names_the_group_and_each_chat_gets_it_once() -> None:
@@ -40,11 +36,11 @@ def test_a_language_filter_keeps_other_languages_out() -> None:
 def test_a_keyword_topic_counts_only_for_an_active_owner_that_still_has_it() -> None:
     owner = chat(5, own_topics=(OWN,))
     news = article(topics=(), language="en")
-    assert targets(news, {}, [(owner, OWN.id)]) == [Target(ChatKey(5), OWN.id)]
-    assert targets(news, {}, [(replace(owner, active=False), OWN.id)]) == []
-    assert targets(news, {}, [(replace(owner, own_topics=()), OWN.id)]) == [], \
+    assert targets(news, [], [(owner, OWN.id)]) == [Target(ChatKey(5), OWN.id)]
+    assert targets(news, [], [(replace(owner, active=False), OWN.id)]) == []
+    assert targets(news, [], [(replace(owner, own_topics=()), OWN.id)]) == [], \
         "a keyword topic removed since the matcher was built sends nothing"
-    assert targets(news, {}, [(replace(owner, languages=("de",)), OWN.id)]) == []
+    assert targets(news, [], [(replace(owner, languages=("de",)), OWN.id)]) == []
 
 
 def test_a_followed_topic_wins_over_a_keyword_topic_of_the_same_chat() -> None:

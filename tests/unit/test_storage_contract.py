@@ -16,7 +16,20 @@ from pathlib import Path
 import pytest
 
 from bot.errors import StorageError, StorageLockedError
-from bot.models import ChatEdit, ChatKey, DeliveryStatus, FeedState, QuietHours, Topic, Vote
+from bot.models import (
+    KEYWORD_FOLLOWERS,
+    ChatEdit,
+    ChatKey,
+    ChatType,
+    DeliveryMode,
+    DeliveryStatus,
+    FeedState,
+    QuietHours,
+    Topic,
+    Vote,
+    VoteTotals,
+)
+from bot.schedule_math import next_due
 from tests.builders import T0, article, chat, delivery
 from tests.conftest import Opener
 
@@ -390,3 +403,106 @@ def test_two_processes_editing_one_chat_at_once_keep_both_changes(database_url: 
     finally:
         one.close()
         two.close()
+
+
+def test_lookups_find_their_chats_without_reading_every_chat(open_store: Opener) -> None:
+    repo = open_store()
+    own = Topic("kw_a", "a", ("a",))
+    digest = {"mode": DeliveryMode.DIGEST, "digest_time": "08:00", "timezone": "Europe/Vilnius"}
+    repo.put_chat(chat(1, topics=frozenset({"belarus", "poland"}), languages=("en",)))
+    repo.put_chat(chat(2, topics=frozenset({"lithuania"}), own_topics=(own,)))
+    repo.put_chat(chat(3, topics=frozenset({"belarus"}), active=False, own_topics=(own,)))
+    repo.put_chat(chat(4, topics=frozenset(), digest_since=T0, **digest))  # due 08:00 next day
+    before = T0 - timedelta(days=3)
+    repo.put_chat(chat(5, topics=frozenset(), created_at=before, digest_since=before, **digest))
+    repo.put_chat(chat(6, topics=frozenset(), created_at=before, digest_since=before,
+                       active=False, **digest))
+    other = open_store() if repo.shared else repo  # another process sees the same
+    found = {f.key.chat_id: f for f in other.followers(["belarus", "lithuania"])}
+    assert sorted(found) == [1, 2], "active followers of any of the topics, each once"
+    assert found[1].topics == {"belarus", "poland"} and found[1].languages == ("en",)
+    assert other.followers([]) == [] and other.followers(["nobody"]) == []
+    assert [c.key.chat_id for c in other.chats_with_own_topics()] == [2]
+    due_at = next_due(T0, "08:00", "Europe/Vilnius")
+    assert [c.key.chat_id for c in other.digests_due(due_at - timedelta(seconds=1), 10)] == [5]
+    assert [c.key.chat_id for c in other.digests_due(due_at, 10)] == [5, 4], "most overdue first"
+    assert [c.key.chat_id for c in other.digests_due(due_at, 1)] == [5]
+    # Sent: due again only at the next 08:00; a follow or unfollow changes what is found.
+    repo.edit_chat(ChatKey(5), ChatEdit.setting(last_digest_at=due_at))
+    repo.edit_chat(ChatKey(1), ChatEdit(unfollow=frozenset({"belarus"})))
+    repo.edit_chat(ChatKey(3), ChatEdit.setting(active=True))
+    assert [c.key.chat_id for c in other.digests_due(due_at, 10)] == [4]
+    assert sorted(f.key.chat_id for f in other.followers(["belarus"])) == [3]
+    assert sorted(c.key.chat_id for c in other.chats_with_own_topics()) == [2, 3]
+
+
+def test_oldest_pending_and_bounded_article_reads(open_store: Opener) -> None:
+    repo = open_store()
+    old, mid, new = (article(ingested_at=T0 + timedelta(hours=h), topics=topics)
+                     for h, topics in ((0, ("belarus",)), (1, ("poland",)), (2, ("belarus",))))
+    for a in (old, mid, new):
+        repo.add_article(a)
+    assert [a.id for a in repo.articles_since(T0)] == [old.id, mid.id, new.id]
+    assert [a.id for a in repo.articles_since(T0, newest=2)] == [mid.id, new.id], \
+        "the newest, oldest first"
+    assert [a.id for a in repo.articles_since(T0, topic="belarus")] == [old.id, new.id]
+    assert [a.id for a in repo.articles_since(T0, topic="belarus", newest=1)] == [new.id]
+    repo.add_deliveries([delivery(new.id, 1, created_at=T0 + timedelta(hours=2)),
+                         delivery(old.id, 2, created_at=T0),
+                         delivery(mid.id, 2, created_at=T0 + timedelta(hours=1))])
+    assert repo.oldest_pending(10) == [(ChatKey(2), T0), (ChatKey(1), T0 + timedelta(hours=2))]
+    assert repo.oldest_pending(1) == [(ChatKey(2), T0)]
+    repo.put_vote(Vote(old.id, 1, 1, T0))
+    repo.put_vote(Vote(old.id, 2, -1, T0))
+    repo.put_vote(Vote(new.id, 1, 1, T0))
+    tallies = sorted(repo.vote_tallies(T0 + timedelta(minutes=1)))
+    assert tallies == [(new.source, ("belarus",), VoteTotals(1, 0))], "ingested since, with votes"
+    assert len(repo.vote_tallies(T0)) == 2
+
+
+def test_a_schema_5_database_is_upgraded_with_its_chats_found_by_index(
+        database_url: str) -> None:
+    import psycopg  # noqa: PLC0415
+    from psycopg.types.json import Jsonb  # noqa: PLC0415
+
+    from bot.storage import codec  # noqa: PLC0415
+    from bot.storage.postgres import MIGRATIONS, PostgresRepository  # noqa: PLC0415
+
+    digest = chat(5, topics=frozenset({"belarus"}), mode=DeliveryMode.DIGEST, digest_time="08:00",
+                  timezone="Europe/Vilnius", digest_since=T0, created_at=T0)
+    instant = chat(6, topics=frozenset({"belarus", "poland"}), languages=("lt",),
+                   own_topics=(Topic("kw_a", "a", ("a",)),))
+    with psycopg.connect(database_url, autocommit=True) as conn:  # as newsbot 5 left it
+        conn.execute("CREATE TABLE newsbot_schema (version int NOT NULL)")
+        for number in range(1, 6):
+            conn.execute(MIGRATIONS[number])
+            conn.execute("INSERT INTO newsbot_schema VALUES (%s)", (number,))
+        for c in (digest, instant):
+            conn.execute("INSERT INTO chats (chat_id, thread_id, doc, subs) VALUES (%s, 0, %s, %s)",
+                         (c.key.chat_id, Jsonb(codec.chat_out(c)), codec.subscriptions_of(c)))
+    repo = PostgresRepository(database_url)
+    try:
+        assert repo.schema_version() == 6
+        assert sorted(f.key.chat_id for f in repo.followers(["poland", "belarus"])) == [5, 6]
+        assert [f.languages for f in repo.followers(["poland"])] == [("lt",)]
+        assert [c.key.chat_id for c in repo.chats_with_own_topics()] == [6]
+        due = next_due(T0, "08:00", "Europe/Vilnius")
+        assert repo.digests_due(due - timedelta(seconds=1), 10) == []
+        assert [c.key for c in repo.digests_due(due, 10)] == [ChatKey(5)]
+    finally:
+        repo.close()
+
+
+def test_the_chat_tally_counts_in_the_store(open_store: Opener) -> None:
+    repo = open_store()
+    own = Topic("kw_a", "a", ("a",))
+    repo.put_chat(chat(1, topics=frozenset({"belarus", "poland"})))
+    repo.put_chat(chat(-2, type=ChatType.SUPERGROUP, topics=frozenset({"belarus"}),
+                       own_topics=(own,)))
+    repo.put_chat(chat(3, topics=frozenset({"belarus"}), active=False, own_topics=(own,)))
+    tally = repo.chat_tally()
+    assert tally.active_by_type == {"private": 1, "supergroup": 1} and tally.inactive == 1
+    assert tally.followers == {"belarus": 2, "poland": 1, KEYWORD_FOLLOWERS: 1}
+    for hours in (0, 20, 30):
+        repo.add_article(article(ingested_at=T0 + timedelta(hours=hours)))
+    assert repo.articles_count_since(T0 + timedelta(hours=10)) == 2
