@@ -38,7 +38,7 @@ def targets(article: Article, followers: Sequence[Follower],
 
     Args:
         article: The new article.
-        followers: Active chats that follow any of the article's topics.
+        followers: A ``Follower`` per active chat and article topic it follows.
         own_hits: ``(chat, own topic id)`` for each keyword topic that matched the article,
             with the chat as stored now.
 
@@ -46,16 +46,22 @@ def targets(article: Article, followers: Sequence[Follower],
         One target per chat. A shipped topic wins over a keyword topic, and the article's
         first (best) topic over its others: that is the group the chat sees it under.
     """
-    found: dict[ChatKey, Target] = {}
+    language = article.language
+    if len(article.topics) == 1 and not own_hits:
+        # The common case, and thousands of followers: nobody can appear twice.
+        return [Target(f.key, f.topic_id) for f in followers
+                if not f.languages or language in f.languages]
+    by_topic: dict[str, list[Follower]] = {}
     for follower in followers:
-        if follower.key in found or not takes_language(follower.languages, article.language):
-            continue
-        topic_id = next((t for t in article.topics if t in follower.topics), None)
-        if topic_id is not None:
-            found[follower.key] = Target(follower.key, topic_id)
+        by_topic.setdefault(follower.topic_id, []).append(follower)
+    found: dict[ChatKey, Target] = {}
+    for topic_id in article.topics:
+        for follower in by_topic.get(topic_id, ()):
+            if follower.key not in found and takes_language(follower.languages, language):
+                found[follower.key] = Target(follower.key, topic_id)
     for owner, own_id in own_hits:
         if (owner.key in found or not owner.active
-                or not takes_language(owner.languages, article.language)
+                or not takes_language(owner.languages, language)
                 or not any(topic.id == own_id for topic in owner.own_topics)):
             continue
         found[owner.key] = Target(owner.key, own_id)

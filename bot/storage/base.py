@@ -82,9 +82,9 @@ class Repository(Protocol):
         ...
 
     def followers(self, topic_ids: Collection[str]) -> list[Follower]:
-        """Return each active chat that follows any of these shipped topics, once.
+        """Return a ``Follower`` for each active chat and each of these topics it follows.
 
-        Independent of how many chats are stored: an index lookup on a database.
+        Independent of how many chats are stored: an index scan on a database.
         """
         ...
 

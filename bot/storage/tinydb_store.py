@@ -670,21 +670,17 @@ class TinyDBRepository:
         return changed
 
     def followers(self, topic_ids: Collection[str]) -> list[Follower]:
-        """Return each active chat that follows any of these topics, once (in-memory index)."""
+        """Return a ``Follower`` for each active chat and each of these topics it follows."""
         if self._followers_index is None or self._followers_index[0] != \
                 self._subscriptions_version:
             index: dict[str, list[Follower]] = defaultdict(list)
             for chat in self._chats.values():
-                if chat.active and chat.topics:
-                    follower = Follower(chat.key, chat.topics, chat.languages)
+                if chat.active:
                     for topic_id in chat.topics:
-                        index[topic_id].append(follower)
+                        index[topic_id].append(Follower(chat.key, topic_id, chat.languages))
             self._followers_index = (self._subscriptions_version, dict(index))
-        found: dict[ChatKey, Follower] = {}
-        for topic_id in topic_ids:
-            for follower in self._followers_index[1].get(topic_id, ()):
-                found.setdefault(follower.key, follower)
-        return list(found.values())
+        return [follower for topic_id in dict.fromkeys(topic_ids)
+                for follower in self._followers_index[1].get(topic_id, ())]
 
     def chats_with_own_topics(self) -> list[Chat]:
         """Return the active chats that have keyword topics of their own."""

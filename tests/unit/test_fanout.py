@@ -12,7 +12,7 @@ OWN = Topic("own:1", "Vilnius trams", ("vilnius tram",))
 
 
 def followers(*chats: Chat) -> list[Follower]:
-    return [Follower(c.key, c.topics, c.languages) for c in chats]
+    return [Follower(c.key, topic_id, c.languages) for c in chats for topic_id in c.topics]
 
 
 def test_the_articles_first_topic_names_the_group_and_each_chat_gets_it_once() -> None:

@@ -418,9 +418,12 @@ def test_lookups_find_their_chats_without_reading_every_chat(open_store: Opener)
     repo.put_chat(chat(6, topics=frozenset(), created_at=before, digest_since=before,
                        active=False, **digest))
     other = open_store() if repo.shared else repo  # another process sees the same
-    found = {f.key.chat_id: f for f in other.followers(["belarus", "lithuania"])}
-    assert sorted(found) == [1, 2], "active followers of any of the topics, each once"
-    assert found[1].topics == {"belarus", "poland"} and found[1].languages == ("en",)
+    found = sorted((f.key.chat_id, f.topic_id, f.languages)
+                   for f in other.followers(["belarus", "lithuania", "belarus"]))
+    assert found == [(1, "belarus", ("en",)), (2, "lithuania", ())], \
+        "active followers, once per topic looked up that they follow"
+    assert sorted((f.key.chat_id, f.topic_id) for f in other.followers(["poland", "belarus"])) \
+        == [(1, "belarus"), (1, "poland")]
     assert other.followers([]) == [] and other.followers(["nobody"]) == []
     assert [c.key.chat_id for c in other.chats_with_own_topics()] == [2]
     due_at = next_due(T0, "08:00", "Europe/Vilnius")
@@ -432,7 +435,7 @@ def test_lookups_find_their_chats_without_reading_every_chat(open_store: Opener)
     repo.edit_chat(ChatKey(1), ChatEdit(unfollow=frozenset({"belarus"})))
     repo.edit_chat(ChatKey(3), ChatEdit.setting(active=True))
     assert [c.key.chat_id for c in other.digests_due(due_at, 10)] == [4]
-    assert sorted(f.key.chat_id for f in other.followers(["belarus"])) == [3]
+    assert [f.key.chat_id for f in other.followers(["belarus"])] == [3]
     assert sorted(c.key.chat_id for c in other.chats_with_own_topics()) == [2, 3]
 
 
@@ -483,7 +486,8 @@ def test_a_schema_5_database_is_upgraded_with_its_chats_found_by_index(
     repo = PostgresRepository(database_url)
     try:
         assert repo.schema_version() == 6
-        assert sorted(f.key.chat_id for f in repo.followers(["poland", "belarus"])) == [5, 6]
+        assert sorted((f.key.chat_id, f.topic_id) for f in repo.followers(["poland", "belarus"])) \
+            == [(5, "belarus"), (6, "belarus"), (6, "poland")]
         assert [f.languages for f in repo.followers(["poland"])] == [("lt",)]
         assert [c.key.chat_id for c in repo.chats_with_own_topics()] == [6]
         due = next_due(T0, "08:00", "Europe/Vilnius")
