@@ -156,10 +156,6 @@ class DeliveryService:
         return chat.own_topics[0].name if chat.own_topics else text("keyword_topic",
                                                                       chat.ui_language)
 
-    def _already_has_story(self, article: Article, chat: ChatKey) -> bool:
-        if not article.cluster_id:
-            return False
-        return self.repo.get_delivery(article.cluster_id, chat) is not None
 
     def fan_out(self, articles: Iterable[Article]) -> int:
         """Record pending deliveries for new articles (one durable commit) and wake senders."""
@@ -175,10 +171,13 @@ class DeliveryService:
         article and its deliveries become durable together.
         """
         now = self.clock.now()
+        found = self.targets(article)
+        # A chat that got the story from another outlet is not sent it again.
+        has_story = self.repo.delivered_to(article.cluster_id, [t.chat for t in found]) \
+            if article.cluster_id else set()
         new = [Delivery(article.id, target.chat, DeliveryStatus.PENDING, now,
                         topic=target.topic_id)
-               for target in self.targets(article)
-               if not self._already_has_story(article, target.chat)]
+               for target in found if target.chat not in has_story]
         return self.repo.add_deliveries(new)
 
     def backfill(self, chat: Chat, topic_id: str) -> int:
@@ -209,15 +208,10 @@ class DeliveryService:
         """Start senders for chats whose pending articles can go now."""
         if self._closing or self.sender is None or not self.dispatching:
             return
-        now = self.clock.now()
-        for key in self.repo.pending_chats():
-            if self._busy(key.chat_id):
-                continue  # its worker sends this too; no need to look the chat up
-            chat = self.repo.get_chat(key)
-            if chat is None or not chat.active:
-                self._drop_pending(key, "chat inactive")
-                continue
-            if self.instant_ready(chat, now):
+        # No chat is looked up here: a fan-out to thousands of chats would look up each on
+        # the event loop, at every kick. Its worker does (quiet hours, an inactive chat).
+        for key in self.repo.pending_alert_chats():
+            if not self._busy(key.chat_id):
                 self._start(key.chat_id)
 
     async def tick(self) -> None:
@@ -299,12 +293,16 @@ class DeliveryService:
             async with self._lock(chat_id) as mine:
                 if not mine:
                     return  # another process sends to it now; the next tick looks again
-                for chat in list(self.repo.threads_of(chat_id)):
+                threads = self.repo.threads_of(chat_id)
+                if not threads:  # nothing stored for it (never happens but by hand)
+                    self._drop_pending(ChatKey(chat_id), "chat unknown")
+                for chat in threads:
                     if self._closing or not self.dispatching:
                         return
                     now = self.clock.now()
                     current = self.repo.get_chat(chat.key)
                     if current is None or not current.active:
+                        self._drop_pending(chat.key, "chat inactive")
                         continue
                     if self.digest_due(current, now):
                         await self._send_digest(current, scheduled=True)

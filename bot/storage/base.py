@@ -209,8 +209,16 @@ class Repository(Protocol):
         """Return pending deliveries (of one chat, or of all), oldest first."""
         ...
 
-    def pending_chats(self) -> list[ChatKey]:
-        """Return the chats that have pending deliveries."""
+    def delivered_to(self, article_id: str, chats: Collection[ChatKey]) -> set[ChatKey]:
+        """Return which of ``chats`` have a delivery (of any status) of an article."""
+        ...
+
+    def pending_alert_chats(self) -> list[ChatKey]:
+        """Return the chats with pending deliveries that don't wait for a daily digest.
+
+        Active instant-alert chats, and inactive or unknown ones (whose pending deliveries
+        are to be dropped); never the chats in digest mode, which the digest tick finds.
+        """
         ...
 
     # votes ---------------------------------------------------------------

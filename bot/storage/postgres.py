@@ -655,10 +655,23 @@ class PostgresRepository:
                                (chat.chat_id, chat.thread_id))
         return [codec.delivery_in(r[0]) for r in rows]
 
-    def pending_chats(self) -> list[ChatKey]:
-        """Return the chats that have pending deliveries."""
-        rows = self._query("SELECT DISTINCT chat_id, thread_id FROM deliveries "
-                           "WHERE status = 'pending'")
+    def delivered_to(self, article_id: str, chats: Collection[ChatKey]) -> set[ChatKey]:
+        """Return which of ``chats`` have a delivery of an article (one index range)."""
+        if not chats:
+            return set()
+        rows = self._query("SELECT chat_id, thread_id FROM deliveries WHERE article_id = %s",
+                           (article_id,))
+        wanted = set(chats)
+        return {key for r in rows if (key := ChatKey(r[0], r[1])) in wanted}
+
+    def pending_alert_chats(self) -> list[ChatKey]:
+        """Return the chats with pending deliveries that don't wait for a daily digest."""
+        # digest_due_at is NULL exactly for instant-alert and inactive chats; a missing
+        # chat joins as NULL too.
+        rows = self._query("SELECT DISTINCT d.chat_id, d.thread_id FROM deliveries d "
+                           "LEFT JOIN chats c ON c.chat_id = d.chat_id AND "
+                           "c.thread_id = d.thread_id WHERE d.status = 'pending' AND "
+                           "c.digest_due_at IS NULL")
         return [ChatKey(int(r[0]), int(r[1])) for r in rows]
 
     def delivery_counts(self) -> dict[str, int]:

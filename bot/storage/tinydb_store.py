@@ -824,9 +824,14 @@ class TinyDBRepository:
             found = [d for bucket in self._pending.values() for d in bucket.values()]
         return sorted(found, key=lambda d: d.created_at)
 
-    def pending_chats(self) -> list[ChatKey]:
-        """Return the chats that have pending deliveries."""
-        return [k for k, v in self._pending.items() if v]
+    def delivered_to(self, article_id: str, chats: Collection[ChatKey]) -> set[ChatKey]:
+        """Return which of ``chats`` have a delivery (of any status) of an article."""
+        return {key for key in chats if (article_id, key) in self._deliveries}
+
+    def pending_alert_chats(self) -> list[ChatKey]:
+        """Return the chats with pending deliveries that don't wait for a daily digest."""
+        return [k for k, v in self._pending.items()
+                if v and ((chat := self._chats.get(k)) is None or digest_due_at(chat) is None)]
 
     def delivery_counts(self) -> dict[str, int]:
         """Return how many deliveries are in each status (every status, 0 included)."""

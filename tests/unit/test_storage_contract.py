@@ -86,7 +86,9 @@ def test_pending_deliveries_and_status_changes(open_store: Opener) -> None:
     assert repo.add_deliveries([delivery(a1.id, 1), delivery(a2.id, 1, topic="own:7"),
                                 delivery(a1.id, 2)]) == 3
     assert repo.add_deliveries([delivery(a1.id, 1)]) == 0, "existing pairs are kept"
-    assert sorted(k.chat_id for k in repo.pending_chats()) == [1, 2]
+    assert sorted(k.chat_id for k in repo.pending_alert_chats()) == [1, 2]
+    assert repo.delivered_to(a1.id, [ChatKey(1), ChatKey(3), ChatKey(2, 5)]) == {ChatKey(1)}
+    assert repo.delivered_to(a2.id, []) == set()
     d = repo.get_delivery(a1.id, ChatKey(1))
     assert d is not None
     repo.put_delivery(replace(d, status=DeliveryStatus.SENT, message_id=5))
@@ -510,3 +512,17 @@ def test_the_chat_tally_counts_in_the_store(open_store: Opener) -> None:
     for hours in (0, 20, 30):
         repo.add_article(article(ingested_at=T0 + timedelta(hours=hours)))
     assert repo.articles_count_since(T0 + timedelta(hours=10)) == 2
+
+
+def test_chats_waiting_for_their_digest_are_not_alert_chats(open_store: Opener) -> None:
+    repo = open_store()
+    a = article()
+    repo.add_article(a)
+    repo.put_chat(chat(1))
+    repo.put_chat(chat(2, mode=DeliveryMode.DIGEST))
+    repo.put_chat(chat(3, mode=DeliveryMode.DIGEST, active=False))
+    repo.add_deliveries([delivery(a.id, n) for n in (1, 2, 3, 4)])
+    assert sorted(k.chat_id for k in repo.pending_alert_chats()) == [1, 3, 4], \
+        "instant, inactive (to drop) and unknown chats; the digest chat waits for its digest"
+    repo.edit_chat(ChatKey(2), ChatEdit.setting(mode=DeliveryMode.INSTANT))
+    assert sorted(k.chat_id for k in repo.pending_alert_chats()) == [1, 2, 3, 4]
