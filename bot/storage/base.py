@@ -165,12 +165,13 @@ class Repository(Protocol):
         """Which of these dedupe keys belong to a stored article (one call for all of them)."""
         ...
 
-    def articles_since(self, since: datetime, *, topic: str | None = None,
-                       newest: int | None = None) -> list[Article]:
+    def articles_since(self, since: datetime, *, until: datetime | None = None,
+                       topic: str | None = None, newest: int | None = None) -> list[Article]:
         """Return articles ingested at or after ``since``, oldest first.
 
         Args:
             since: The earliest ingest time.
+            until: Only those ingested at or before this time.
             topic: Only articles of this shipped topic.
             newest: Only the newest this many (still returned oldest first).
         """

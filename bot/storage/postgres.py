@@ -575,14 +575,15 @@ class PostgresRepository:
         rows = self._query("SELECT key FROM article_keys WHERE key = ANY(%s)", (wanted,))
         return {str(r[0]) for r in rows}
 
-    def articles_since(self, since: datetime, *, topic: str | None = None,
-                       newest: int | None = None) -> list[Article]:
+    def articles_since(self, since: datetime, *, until: datetime | None = None,
+                       topic: str | None = None, newest: int | None = None) -> list[Article]:
         """Return articles ingested at or after ``since``, oldest first."""
         rows = self._query(
             "SELECT doc FROM (SELECT doc, ingested_at, id FROM articles WHERE ingested_at >= %s "
+            "AND (%s::timestamptz IS NULL OR ingested_at <= %s) "
             "AND (%s::text IS NULL OR doc->'topics' ? %s::text) "
             "ORDER BY ingested_at DESC, id DESC LIMIT %s) newest ORDER BY ingested_at, id",
-            (since, topic, topic, newest))
+            (since, until, until, topic, topic, newest))
         return [codec.article_in(r[0]) for r in rows]
 
     def articles_count_since(self, since: datetime) -> int:

@@ -780,12 +780,14 @@ class TinyDBRepository:
         """Which of these dedupe keys belong to a stored article."""
         return {k for k in keys if k in self._keys}
 
-    def articles_since(self, since: datetime, *, topic: str | None = None,
-                       newest: int | None = None) -> list[Article]:
+    def articles_since(self, since: datetime, *, until: datetime | None = None,
+                       topic: str | None = None, newest: int | None = None) -> list[Article]:
         """Return articles ingested at or after ``since``, oldest first."""
         found = [self.get_article(a) for a in self._ids_ingested(since=since)]
-        kept = sorted((a for a in found if a is not None and (topic is None or topic in a.topics)),
-                      key=lambda a: a.ingested_at)
+        kept = sorted((a for a in found if a is not None
+                       and (topic is None or topic in a.topics)
+                       and (until is None or a.ingested_at <= until)),
+                      key=lambda a: (a.ingested_at, a.id))
         return kept if newest is None else kept[max(len(kept) - newest, 0):]
 
     def article_count(self) -> int:

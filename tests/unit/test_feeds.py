@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import bot.ingest as ingest_module
 from bot.article.canonical import canonical_url
 from bot.clock import FakeClock
 from bot.errors import FeedError, FetchBlockedError, StorageError
@@ -20,6 +21,7 @@ from bot.feeds.schedule import BACKOFF_CAP, next_poll
 from bot.ingest import Ingestor
 from bot.settings import Settings, load_settings
 from bot.storage.tinydb_store import TinyDBRepository
+from tests.builders import article
 from tests.conftest import corpus_or_skip, write_config
 from tests.newsserver import NewsServer, article_page, rss
 
@@ -441,4 +443,27 @@ async def test_a_teaser_whose_page_fails_waits_for_the_next_poll(tmp_path: Path,
     site.set("/f.xml", rss("f", [gone, other, teaser]), "application/rss+xml")
     assert [a.title for a in (await ingestor.poll(settings.feeds[0])).articles] == ["Riga bridge"]
     await fetcher.close()
+    repo.close()
+
+
+async def test_a_restart_fills_the_story_index_page_by_page_with_only_what_it_keeps(
+        tmp_path: Path, site: NewsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Reading all 20,000 recent articles at once raised a bot's RSS by 70 MB for good; the
+    # index is now filled a page at a time, newest first, and keeps its newest MAX_STORIES.
+    monkeypatch.setattr(ingest_module, "WARM_PAGE", 3)
+    monkeypatch.setattr(ingest_module, "MAX_STORIES", 7)
+    settings, clock, fetcher, repo = _feeds_at(tmp_path, site, [])
+    now = clock.now()
+    stored = [article(ingested_at=now - timedelta(minutes=m), title=f"Story {m}",
+                      url=f"https://s{m}.example/a") for m in range(12, 0, -1)]
+    stored.append(article(ingested_at=now - timedelta(minutes=1), title="Tied story",
+                          url="https://tie.example/a"))  # a tie on a page's edge
+    for a in stored:
+        repo.add_article(a)
+    ingestor = Ingestor(settings, fetcher, clock, repo)
+    ingestor._warm_clusters()
+    newest = sorted(stored, key=lambda a: (a.ingested_at, a.id))[-7:]
+    assert len(ingestor.stories) == 7
+    assert all(a.id in ingestor.stories for a in newest), "the newest seven, ties included"
+    await ingestor.close()
     repo.close()

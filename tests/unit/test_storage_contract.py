@@ -452,6 +452,9 @@ def test_oldest_pending_and_bounded_article_reads(open_store: Opener) -> None:
         "the newest, oldest first"
     assert [a.id for a in repo.articles_since(T0, topic="belarus")] == [old.id, new.id]
     assert [a.id for a in repo.articles_since(T0, topic="belarus", newest=1)] == [new.id]
+    until = T0 + timedelta(hours=1)
+    assert [a.id for a in repo.articles_since(T0, until=until)] == [old.id, mid.id], "inclusive"
+    assert [a.id for a in repo.articles_since(T0, until=until, newest=1)] == [mid.id]
     repo.add_deliveries([delivery(new.id, 1, created_at=T0 + timedelta(hours=2)),
                          delivery(old.id, 2, created_at=T0),
                          delivery(mid.id, 2, created_at=T0 + timedelta(hours=1))])
