@@ -53,8 +53,8 @@ MAX_IN_FLIGHT = 32
 MAX_WORKERS = 256
 RECORDS_FRESH = timedelta(minutes=10)  # how long the digest's vote ranking is reused
 BACKFILL = 3
-# Due digests a tick starts at most: the rest are still due at the next tick, a quarter of a
-# second later (a database hands them out most overdue first).
+# Due digests a tick starts at most: the rest are still due at the next tick (a database
+# hands them out most overdue first).
 DIGESTS_PER_TICK = 1000
 
 

@@ -11,8 +11,7 @@ Rules every implementation keeps:
   or out.
 * **Writers**: one process owns a data folder (a second gets ``StorageLockedError``); any
   number of bot processes share a database (``shared`` is True) and divide the work with
-  leases. ``chats_version`` and ``subscriptions_version`` then change with any process's
-  chat change.
+  leases. ``subscriptions_version`` then changes with any process's change of who gets what.
 * **Errors**: implementation errors are wrapped in ``bot.errors.StorageError`` subclasses.
 """
 
@@ -109,11 +108,6 @@ class Repository(Protocol):
 
     def chats(self) -> Iterator[Chat]:
         """Iterate over all chats."""
-        ...
-
-    @property
-    def chats_version(self) -> int:
-        """A number that changes whenever a chat is added, changed or removed (for caches)."""
         ...
 
     @property

@@ -17,9 +17,10 @@ Rules of the Protocol as this backend keeps them (README, Design notes):
   ``copy-data`` takes it *exclusively*, so it never copies a store a bot is writing and no bot
   starts on a store being copied. Work is divided with leases (``try_lease``), see
   ``bot/roles.py``.
-* **Caches** in any process are keyed by ``chats_version`` (any chat change) or
-  ``subscriptions_version`` (who gets what), counters in the database bumped in the same
-  transaction as the change, so a change made by another process is seen.
+* **Caches** in any process (the keyword matcher) are keyed by ``subscriptions_version`` (who
+  gets what), a counter in the database bumped in the same transaction as the change, so a
+  change made by another process is seen. Nothing else keeps chats in memory: look-ups go
+  by index (``followers``, ``digests_due``, ...).
 * **Schema**: numbered migrations in ``MIGRATIONS``, applied at open under a transaction-level
   advisory lock, so several processes may start at once; the version is recorded.
 """
@@ -486,11 +487,6 @@ class PostgresRepository:
         """Iterate over all chats."""
         rows = self._query("SELECT doc FROM chats ORDER BY chat_id, thread_id")
         return iter([codec.chat_in(r[0]) for r in rows])
-
-    @property
-    def chats_version(self) -> int:
-        """Changes whenever any process changes a chat (for caches)."""
-        return int(self._query("SELECT version FROM chat_changes WHERE id = 1")[0][0])
 
     @property
     def subscriptions_version(self) -> int:

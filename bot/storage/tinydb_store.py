@@ -215,7 +215,6 @@ class TinyDBRepository:
         self._pending_lines: list[bytes] = []
         self._journal_ops = 0
         self._dirty: set[str] = set()
-        self._chats_version = 0
         self._subscriptions_version = 0
         # (subscriptions version it was built at, topic -> followers), built on demand
         self._followers_index: tuple[int, dict[str, list[Follower]]] | None = None
@@ -473,7 +472,6 @@ class TinyDBRepository:
         kind = op[0]
         if kind == "c":
             chat = codec.chat_in(op[1])
-            self._chats_version += 1
             before = self._chats.get(chat.key)
             if before is None or codec.subscriptions_of(before) != codec.subscriptions_of(chat):
                 self._subscriptions_version += 1
@@ -482,7 +480,6 @@ class TinyDBRepository:
             self._dirty.add("chats")
         elif kind == "cd":
             key = ChatKey.decode(op[1])
-            self._chats_version += 1
             self._subscriptions_version += 1
             self._chats.pop(key, None)
             self._threads[key.chat_id].discard(key)
@@ -719,11 +716,6 @@ class TinyDBRepository:
     def chats(self) -> Iterator[Chat]:
         """Iterate over all chats."""
         return iter(list(self._chats.values()))
-
-    @property
-    def chats_version(self) -> int:
-        """A number that changes whenever a chat is added, changed or removed."""
-        return self._chats_version
 
     @property
     def subscriptions_version(self) -> int:

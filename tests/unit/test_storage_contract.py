@@ -193,12 +193,12 @@ def test_shared_values_and_chat_changes_are_seen_by_every_process(open_store: Op
         return
     other = open_store()
     assert other.shared_value("webhook_secret", "second") == "first", "made once"
-    before = other.chats_version
+    before = other.subscriptions_version
     repo.put_chat(chat(7))
-    assert other.chats_version != before
-    seen = other.chats_version
+    assert other.subscriptions_version != before
+    seen = other.subscriptions_version
     repo.move_chat(7, 8)
-    assert other.chats_version != seen
+    assert other.subscriptions_version != seen
     assert [c.key for c in other.chats()] == [ChatKey(8)]
 
 
@@ -333,20 +333,15 @@ def test_subscriptions_version_changes_only_with_who_gets_what(open_store: Opene
     repo = open_store()
     other = open_store() if repo.shared else repo  # on a database: another process sees it
 
-    def versions() -> tuple[int, int]:
-        return other.chats_version, other.subscriptions_version
-
-    start = versions()
+    start = other.subscriptions_version
     repo.put_chat(chat(7))
-    added = versions()
-    assert added[0] != start[0] and added[1] != start[1], "a new chat"
+    added = other.subscriptions_version
+    assert added != start, "a new chat"
     repo.put_chat(chat(7, last_digest_at=T0, title="renamed"))
-    stamped = versions()
-    assert stamped[0] != added[0], "any change tells chats_version"
-    assert stamped[1] == added[1], "a digest stamp decides nothing about fan-out"
+    assert other.subscriptions_version == added, "a digest stamp decides nothing about fan-out"
     changes = [{"topics": frozenset({"lithuania"})}, {"languages": ("en",)}, {"active": False},
                {"own_topics": (Topic("kw_x", "x", ("x*",), ()),)}]
-    seen = stamped[1]
+    seen = added
     current = chat(7, last_digest_at=T0, title="renamed")
     for change in changes:
         current = replace(current, **change)
