@@ -98,10 +98,9 @@ class ChatService:
         version = self.repo.subscriptions_version
         if self._own_matcher is None or self._own_matcher[0] != version:
             matcher = TopicMatcher()
-            for chat in self.repo.chats_with_own_topics():
-                if chat.active:
-                    for topic in chat.own_topics:
-                        matcher.add(topic, owner=f"{chat.key.encode()}|{topic.id}")
+            for chat in self.repo.chats_with_own_topics():  # active ones only
+                for topic in chat.own_topics:
+                    matcher.add(topic, owner=f"{chat.key.encode()}|{topic.id}")
             self._own_matcher = (version, matcher)
         return self._own_matcher[1]
 

@@ -200,10 +200,6 @@ class DeliveryService:
         return (chat.active and chat.mode is DeliveryMode.INSTANT
                 and not in_quiet_hours(now, chat.quiet, chat.timezone))
 
-    def digest_due(self, chat: Chat, now: datetime) -> bool:
-        """Tell whether a chat's daily digest is due (missed ones count once)."""
-        return digest_due(chat, now)
-
     def kick(self) -> None:
         """Start senders for chats whose pending articles can go now."""
         if self._closing or self.sender is None or not self.dispatching:
@@ -294,7 +290,7 @@ class DeliveryService:
                 if not mine:
                     return  # another process sends to it now; the next tick looks again
                 threads = self.repo.threads_of(chat_id)
-                if not threads:  # nothing stored for it (never happens but by hand)
+                if not threads:  # no chat stored under this id: its deliveries can't go
                     self._drop_pending(ChatKey(chat_id), "chat unknown")
                 for chat in threads:
                     if self._closing or not self.dispatching:
@@ -304,7 +300,7 @@ class DeliveryService:
                     if current is None or not current.active:
                         self._drop_pending(chat.key, "chat inactive")
                         continue
-                    if self.digest_due(current, now):
+                    if digest_due(current, now):
                         await self._send_digest(current, scheduled=True)
                     elif self.instant_ready(current, now):
                         await self._send_instant(current)
