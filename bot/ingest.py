@@ -40,7 +40,7 @@ from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import next_poll
 from bot.finishing import join_thread
 from bot.language import detect_language
-from bot.models import Article, FeedItem, FeedState
+from bot.models import Article, FeedItem, FeedState, StoredStory
 from bot.settings import FeedConfig, Settings
 from bot.stopping import unblock_stop_signals
 from bot.storage.base import Repository
@@ -155,12 +155,18 @@ StoryEntry = tuple[str, str, StoryVector, str, datetime]  # StoryIndex.add's arg
 WARM_PAGE = 2_000  # stored articles read at a time when the story index is filled
 
 
-def _story_entry(article: Article) -> StoryEntry:
-    """What the story index keeps of a stored article."""
+def _story_of(article: Article) -> StoredStory:
+    """What the story index needs of a stored article."""
     # Articles stored before leads were kept stand in with their summary.
-    lead = article.lead or " ".join(article.summary)
-    return (article.id, article.cluster_id or article.id, story_vector(article.title, lead),
-            site_of(article.url), article.ingested_at)
+    return StoredStory(article.id, article.cluster_id or article.id, article.title,
+                       article.lead or " ".join(article.summary), article.url,
+                       article.ingested_at)
+
+
+def _story_entry(story: StoredStory) -> StoryEntry:
+    """What the story index keeps of a stored article."""
+    return (story.id, story.story_id, story_vector(story.title, story.lead),
+            site_of(story.url), story.ingested_at)
 
 
 class Ingestor:
@@ -180,7 +186,7 @@ class Ingestor:
         self.matcher = TopicMatcher(settings.topics)
         self.stories = StoryIndex()
         self._clusters_warm = False
-        self._stored_mark: datetime | None = None  # see Repository.articles_stored_after
+        self._stored_mark: datetime | None = None  # see Repository.stories_stored_after
         self._stored_looked = 0.0
         self._stopping = False
         # Keys seen by this process that the store may not know (preview stores nothing; a
@@ -264,13 +270,13 @@ class Ingestor:
         if self._clusters_warm:
             if self.repo.shared and time.monotonic() - self._stored_looked >= 1.0:
                 self._stored_looked = time.monotonic()
-                others, self._stored_mark = self.repo.articles_stored_after(self._stored_mark)
-                for article in others:
-                    self._remember_story(article)
+                others, self._stored_mark = self.repo.stories_stored_after(self._stored_mark)
+                for story in others:
+                    self._remember_story(story)
             return
         self._clusters_warm = True
         if self.repo.shared:
-            _none, self._stored_mark = self.repo.articles_stored_after(None)
+            _none, self._stored_mark = self.repo.stories_stored_after(None)
         # Newest first, a page at a time, keeping only what the index keeps: reading all of
         # its 20,000 articles at once raised the bot's RSS by 70 MB for good (bench/scale.py).
         since = self.clock.now() - STORY_WINDOW
@@ -284,16 +290,16 @@ class Ingestor:
                 break
             for article in fresh:
                 seen.add(article.id)
-                entries.append(_story_entry(article))
+                entries.append(_story_entry(_story_of(article)))
             if len(page) < WARM_PAGE:
                 break
             until = page[0].ingested_at  # inclusive: ties at the edge are read again
         for entry in reversed(entries[:MAX_STORIES]):  # oldest first, as the index wants
             self.stories.add(*entry)
 
-    def _remember_story(self, article: Article) -> None:
-        if article.id not in self.stories:  # known: no need to build its vector again
-            self.stories.add(*_story_entry(article))
+    def _remember_story(self, story: StoredStory) -> None:
+        if story.id not in self.stories:  # known: no need to build its vector again
+            self.stories.add(*_story_entry(story))
 
     async def poll(self, feed: FeedConfig) -> FeedResult:
         """Poll one feed; never raises for a feed's own faults."""

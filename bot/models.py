@@ -98,6 +98,22 @@ class Chat:
     last_digest_at: datetime | None = None
 
 
+class StoredStory(NamedTuple):
+    """What the story index needs of an article another process stored, and no more.
+
+    Every ingest process reads these each second (with a few seconds' overlap): whole
+    articles cost the database and each process decoding summaries, keys and topics that
+    clustering never looks at.
+    """
+
+    id: str
+    story_id: str  # the story's first article (``cluster_id``), or this article's own id
+    title: str
+    lead: str  # the lead, or the summary for articles stored before leads were kept
+    url: str
+    ingested_at: datetime
+
+
 class Follower(NamedTuple):
     """One active chat following one shipped topic: what fan-out needs, not the whole chat.
 

@@ -31,6 +31,7 @@ from bot.models import (
     Delivery,
     FeedState,
     Follower,
+    StoredStory,
     Vote,
     VoteTotals,
 )
@@ -171,11 +172,12 @@ class Repository(Protocol):
         """
         ...
 
-    def articles_stored_after(self, mark: datetime | None) -> tuple[list[Article], datetime]:
-        """Articles stored (by any process) since ``mark``, and the mark for the next call.
+    def stories_stored_after(self, mark: datetime | None
+                             ) -> tuple[list[StoredStory], datetime]:
+        """Articles stored (by any process) since ``mark``, as stories, and the next mark.
 
-        With ``mark`` None: no articles, only a first mark. May return a few articles again
-        (they overlap so that none committed late is missed); callers ignore known ids.
+        With ``mark`` None: none, only a first mark. May return a few again (they overlap
+        so that none committed late is missed); callers ignore known ids.
         """
         ...
 

@@ -49,6 +49,7 @@ from bot.models import (
     DeliveryStatus,
     FeedState,
     Follower,
+    StoredStory,
     Vote,
     VoteTotals,
 )
@@ -763,7 +764,8 @@ class TinyDBRepository:
         """Return the id of the article that owns a dedupe key."""
         return self._keys.get(key)
 
-    def articles_stored_after(self, mark: datetime | None) -> tuple[list[Article], datetime]:
+    def stories_stored_after(self, mark: datetime | None
+                             ) -> tuple[list[StoredStory], datetime]:
         """Nothing: no other process stores articles in this folder."""
         del mark
         return [], self.clock.now()

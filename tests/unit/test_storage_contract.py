@@ -25,6 +25,7 @@ from bot.models import (
     DeliveryStatus,
     FeedState,
     QuietHours,
+    StoredStory,
     Topic,
     Vote,
     VoteTotals,
@@ -272,15 +273,21 @@ async def test_a_data_folder_has_no_other_process_to_hear_from(tmp_path: Path) -
 def test_articles_another_process_stored_are_found_by_a_mark(open_store: Opener) -> None:
     repo = open_store()
     other = open_store() if repo.shared else repo
-    none, mark = repo.articles_stored_after(None)
+    none, mark = repo.stories_stored_after(None)
     assert none == []
-    a = article()
+    a = article(lead="Talks began in Minsk on Monday.", cluster_id="first-of-story")
+    # Stored before leads were kept: its summary stands in, sentences in order.
+    b = article(lead="", summary=("One.", "Two.", "Three."))
     other.add_article(a)
-    found, mark = repo.articles_stored_after(mark)
+    other.add_article(b)
+    found, mark = repo.stories_stored_after(mark)
     if repo.shared:
-        assert [x.id for x in found] == [a.id]
-        again, _mark = repo.articles_stored_after(mark)
-        assert [x.id for x in again] in ([], [a.id]), "at most the overlap again"
+        assert found == [
+            StoredStory(a.id, "first-of-story", a.title, "Talks began in Minsk on Monday.",
+                        a.url, a.ingested_at),
+            StoredStory(b.id, b.id, b.title, "One. Two. Three.", b.url, b.ingested_at)]
+        again, _mark = repo.stories_stored_after(mark)
+        assert [x.id for x in again] in ([], [a.id, b.id]), "at most the overlap again"
     else:
         assert found == [], "nobody else stores in a data folder"
 
