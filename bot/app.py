@@ -33,7 +33,7 @@ from bot.finishing import cancel_and_wait
 from bot.ingest import Ingestor, ingest_workers
 from bot.logs import register_secret
 from bot.metrics import MetricsExposition, Snapshot, health_problems
-from bot.models import Article, ChatKey, DeliveryStatus
+from bot.models import ChatKey, DeliveryStatus
 from bot.roles import LeaderRole, process_name
 from bot.services import SERVICES_KEY, Services
 from bot.settings import FeedConfig, Settings
@@ -122,7 +122,7 @@ class NewsbotApp:
                 outbox=ReplyOutbox(self.delivery.pacer))
             self.fetcher = Fetcher(settings.ingest.timeout_seconds, settings.ingest.max_bytes)
             self.ingestor = Ingestor(settings, self.fetcher, self.clock, self.repo,
-                                     workers=ingest_workers(), on_stored=self._stored)
+                                     workers=ingest_workers(), plan=self.delivery.plan)
             self.application = self._build_application()
         except BaseException:
             self.repo.close()
@@ -231,10 +231,6 @@ class NewsbotApp:
             jobs.append(jq.run_repeating(self._alerts_job, interval=ALERT_SECONDS,
                                          first=ALERT_SECONDS, name="alerts"))
         self._leader_jobs = jobs
-
-    def _stored(self, article: Article) -> int:
-        """Record an article's deliveries in the batch that stores it (see Ingestor)."""
-        return self.delivery.record(article)
 
     def _timer(self, seconds: float) -> float:
         """Real seconds for a timer of ``seconds`` on the bot's clock (simulated or not)."""

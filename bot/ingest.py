@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -35,12 +35,12 @@ from bot.article.cluster import (
 from bot.article.extract import extract_page, html_to_text, is_teaser
 from bot.clock import Clock
 from bot.errors import FeedError, FetchBlockedError, PageRetryError, StorageError
-from bot.feeds.fetch import Fetcher
+from bot.feeds.fetch import Fetcher, FetchResult
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import next_poll
 from bot.finishing import join_thread
 from bot.language import detect_language
-from bot.models import Article, FeedItem, FeedState, StoredStory
+from bot.models import Article, Delivery, FeedItem, FeedState, StoredStory
 from bot.settings import FeedConfig, Settings
 from bot.stopping import unblock_stop_signals
 from bot.storage.base import Repository
@@ -147,12 +147,23 @@ class FeedResult:
     not_modified: bool = False
     articles: list[Article] = field(default_factory=list)
     skipped: int = 0
-    queued: int = 0  # pending deliveries recorded by ``on_stored``
+    queued: int = 0  # pending deliveries recorded with the new articles
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
 StoryEntry = tuple[str, str, StoryVector, str, datetime]  # StoryIndex.add's arguments
 WARM_PAGE = 2_000  # stored articles read at a time when the story index is filled
+
+
+def already_handled(keys: Sequence[str], listed: Container[str], seen: Container[str],
+                    stored: Container[str]) -> bool:
+    """Whether a feed item with these dedupe keys needs no more work.
+
+    It does not when its article's id (``article_id`` of its first key) was in the feed's
+    last listing, or any key was seen by this process or was in the store when the poll
+    began.
+    """
+    return article_id(keys[0]) in listed or any(k in seen or k in stored for k in keys)
 
 
 def _story_of(article: Article) -> StoredStory:
@@ -174,12 +185,12 @@ class Ingestor:
 
     def __init__(self, settings: Settings, fetcher: Fetcher, clock: Clock,
                  repo: Repository | None = None, *, workers: int = 0,
-                 on_stored: Callable[[Article], int] | None = None) -> None:
+                 plan: Callable[[Article], list[Delivery]] | None = None) -> None:
         self.settings = settings
-        # Called inside the storage batch that stores an article: the bot records its
-        # pending deliveries there, so an article is never stored without them (a crash
-        # between the two would otherwise lose it: it is "known" and never fanned out).
-        self.on_stored = on_stored
+        # Who gets a new article: its pending deliveries are stored in the one call that
+        # stores it, so an article is never stored without them (a crash between the two
+        # would otherwise lose it: it is "known" and never fanned out).
+        self.plan = plan
         self.fetcher = fetcher
         self.clock = clock
         self.repo = repo
@@ -302,81 +313,46 @@ class Ingestor:
             self.stories.add(*_story_entry(story))
 
     async def poll(self, feed: FeedConfig) -> FeedResult:
-        """Poll one feed; never raises for a feed's own faults."""
+        """Poll one feed in fixed phases; never raises for a feed's own faults.
+
+        Fetch the feed, parse it, decide which items are new (one ``keys_known`` call for
+        the listing), then item by item: its page fetched and extracted, language, topics
+        and summary, and the article recorded with its deliveries in one storage call.
+        """
         self._warm_clusters()
         result = FeedResult(feed, ok=True)
         self.polled_total += 1
         now = self.clock.now()
         state = (self.repo.get_feed_state(feed.url) if self.repo else None) or FeedState(feed.url)
-        started = time.perf_counter()
         try:
-            resp = await self.fetcher.get(
-                feed.url, etag=state.etag, last_modified=state.last_modified,
-                accept="application/rss+xml, application/atom+xml, application/feed+json, "
-                       "application/xml;q=0.9, */*;q=0.8")
-            result.stage_seconds["fetch"] += time.perf_counter() - started
+            resp = await self._fetch_feed(feed, state, result)
             if resp.not_modified:
                 result.not_modified = True
                 self._save_state(replace(
                     state, last_success=now, failures=0, failing_since=None,
                     next_poll_at=next_poll(now, feed.interval_seconds, max_age=resp.max_age())))
                 return result
-            if resp.status >= 400:
-                raise FeedError(f"HTTP {resp.status}")
-            if resp.truncated:
-                raise FeedError(f"response larger than {self.settings.ingest.max_bytes} bytes "
-                                "(cut off; raise [ingest] max_bytes if this feed is genuine)")
             t0 = time.perf_counter()
             parsed = await asyncio.to_thread(
                 parse_feed, resp.body, resp.url, resp.headers.get("content-type", ""))
             result.stage_seconds["parse"] += time.perf_counter() - t0
-            listed = state.listed
-            item_keys = [(item, self._item_keys(feed, item)) for item in parsed.items]
-            # One look-up in the store for the whole listing (not one per key): the items
-            # not in the last listing and not seen by this process.
+            listing = [(item, self._item_keys(feed, item)) for item in parsed.items]
+            # One look-up in the store for the whole listing (not one per key): the keys of
+            # the items neither in the last listing nor seen by this process.
             stored = self._stored_keys(
-                k for _item, keys in item_keys if article_id(keys[0]) not in listed
+                k for _item, keys in listing if article_id(keys[0]) not in state.listed
                 for k in keys if k not in self._seen_keys)
-            new_items = [item for item, keys in item_keys
-                         if not self._keys_known(keys, listed, stored)][:MAX_NEW_PER_POLL]
-            # An item left undone (an error, or a shutdown) must be seen again next time, so
-            # then the validators are not updated: a 304 would hide it for good.
-            unfinished = False
-            # Oldest first, so messages arrive in order; the pages of the next few items
-            # are fetched (and extracted) meanwhile: one after another, a feed of teasers
-            # whose site answers slowly took longer than the feed keeps its items.
-            bodies = BodiesAhead(self, feed, result, list(reversed(new_items)))
-            try:
-                for item, body in bodies:
-                    if self._stopping:
-                        unfinished = True
-                        break
-                    try:
-                        article = await self._article(feed, item, result, parsed.language,
-                                                      await body)
-                    except (FeedError, StorageError):
-                        raise
-                    except PageRetryError:
-                        result.skipped += 1
-                        unfinished = True
-                        continue
-                    except Exception:  # one bad item must not cost the rest of the feed
-                        log.exception("item skipped; retried next poll",
-                                      extra={"feed": feed.url, "url": item.url})
-                        result.skipped += 1
-                        unfinished = True
-                        continue
-                    if article is not None:
-                        result.articles.append(article)
-                        self.ingested_total += 1
-            finally:
-                await bodies.close()
+            fresh = [item for item, keys in listing if not already_handled(
+                keys, state.listed, self._seen_keys, stored)][:MAX_NEW_PER_POLL]
+            unfinished = await self._ingest_items(feed, fresh, parsed.language, result)
             # Every item now known (before, or handled just now) is remembered; one left
             # undone is not, so the next poll takes it again.
-            handled = frozenset(article_id(keys[0]) for _item, keys in item_keys[:LISTING_MEMORY]
-                                if self._keys_known(keys, listed, stored))
+            listed = frozenset(article_id(keys[0]) for _item, keys in listing[:LISTING_MEMORY]
+                               if already_handled(keys, state.listed, self._seen_keys, stored))
+            # An item left undone (an error, or a shutdown) must be seen again next time, so
+            # then the validators are not updated: a 304 would hide it for good.
             self._save_state(replace(
-                state, listed=handled,
+                state, listed=listed,
                 etag=state.etag if unfinished else resp.headers.get("etag"),
                 last_modified=state.last_modified if unfinished
                 else resp.headers.get("last-modified"), last_success=now,
@@ -397,6 +373,58 @@ class Ingestor:
                 next_poll_at=next_poll(now, feed.interval_seconds, failures=failures)))
         return result
 
+    async def _fetch_feed(self, feed: FeedConfig, state: FeedState,
+                          result: FeedResult) -> FetchResult:
+        """The feed's response (or "not modified"); a refusal or a cut-off body raises."""
+        started = time.perf_counter()
+        resp = await self.fetcher.get(
+            feed.url, etag=state.etag, last_modified=state.last_modified,
+            accept="application/rss+xml, application/atom+xml, application/feed+json, "
+                   "application/xml;q=0.9, */*;q=0.8")
+        result.stage_seconds["fetch"] += time.perf_counter() - started
+        if resp.not_modified:
+            return resp
+        if resp.status >= 400:
+            raise FeedError(f"HTTP {resp.status}")
+        if resp.truncated:
+            raise FeedError(f"response larger than {self.settings.ingest.max_bytes} bytes "
+                            "(cut off; raise [ingest] max_bytes if this feed is genuine)")
+        return resp
+
+    async def _ingest_items(self, feed: FeedConfig, items: list[FeedItem],
+                            feed_language: str | None, result: FeedResult) -> bool:
+        """Turn new items into stored articles, oldest first; True if any was left undone."""
+        unfinished = False
+        # Oldest first, so messages arrive in order; the pages of the next few items
+        # are fetched (and extracted) meanwhile: one after another, a feed of teasers
+        # whose site answers slowly took longer than the feed keeps its items.
+        bodies = BodiesAhead(self, feed, result, list(reversed(items)))
+        try:
+            for item, body in bodies:
+                if self._stopping:
+                    return True
+                try:
+                    built = await self._article(feed, item, result, feed_language, await body)
+                    stored = built is not None and self._record(*built, result)
+                except (FeedError, StorageError):
+                    raise
+                except PageRetryError:
+                    result.skipped += 1
+                    unfinished = True
+                    continue
+                except Exception:  # one bad item must not cost the rest of the feed
+                    log.exception("item skipped; retried next poll",
+                                  extra={"feed": feed.url, "url": item.url})
+                    result.skipped += 1
+                    unfinished = True
+                    continue
+                if stored and built is not None:
+                    result.articles.append(built[0])
+                    self.ingested_total += 1
+        finally:
+            await bodies.close()
+        return unfinished
+
     def _save_state(self, state: FeedState) -> None:
         if self.repo is not None:
             self.repo.put_feed_state(state)
@@ -410,15 +438,6 @@ class Ingestor:
     def _stored_keys(self, keys: Iterable[str]) -> set[str]:
         wanted = list(dict.fromkeys(keys))
         return self.repo.keys_known(wanted) if self.repo is not None and wanted else set()
-
-    def _keys_known(self, keys: list[str], listed: frozenset[str], stored: set[str]) -> bool:
-        """Tell whether an item with these keys is already handled.
-
-        It is when its article's id (``article_id`` of the first key) is in the last listing,
-        or any key was seen by this process or was in the store at the start of the poll.
-        """
-        return article_id(keys[0]) in listed or any(
-            k in self._seen_keys or k in stored for k in keys)
 
     async def body(self, feed: FeedConfig, item: FeedItem,
                    result: FeedResult) -> tuple[str, str | None]:
@@ -477,7 +496,11 @@ class Ingestor:
 
     async def _article(self, feed: FeedConfig, item: FeedItem, result: FeedResult,
                        feed_language: str | None, body: tuple[str, str | None]
-                       ) -> Article | None:
+                       ) -> tuple[Article, StoryVector] | None:
+        """The article of a new item and its story vector; None for a copy seen here.
+
+        Language, topics, summary and the story it joins are worked out; nothing is stored.
+        """
         now = self.clock.now()
         keys = self._item_keys(feed, item)
         text, image = body
@@ -512,29 +535,26 @@ class Ingestor:
             published_at=published, ingested_at=now, keys=tuple(keys), image_url=image,
             cluster_id=cluster_of, text=text, lead=lead,
         )
-        if self.repo is not None:
-            with self.repo.batch():
-                if not self.repo.add_new_article(article):
-                    # Another process stored a copy (this page in another feed, or this
-                    # text) since the listing was checked: that one is fanned out.
-                    result.skipped += 1
-                    for key in keys:
-                        self._see(key, aid)
-                    return None
-                if cluster_of:
-                    self._name_other_source(cluster_of, feed.name)
-                if self.on_stored is not None:
-                    result.queued += self.on_stored(article)
-        # Only once stored: an article whose batch failed (a database restart, a lock
-        # timeout) must look new to the next poll, or it would never be stored at all.
-        # Members point at the story's first article, so a third copy joins the same story.
-        self.stories.add(aid, cluster_of or aid, vector, site_of(item.url), now)
-        for key in keys:
-            self._see(key, aid)
-        return article
+        return article, vector
 
-    def _name_other_source(self, primary_id: str, source: str) -> None:
-        assert self.repo is not None
-        primary = self.repo.get_article(primary_id)
-        if primary and source != primary.source and source not in primary.also_sources:
-            self.repo.add_article(replace(primary, also_sources=(*primary.also_sources, source)))
+    def _record(self, article: Article, vector: StoryVector, result: FeedResult) -> bool:
+        """Store a new article with its deliveries (one call); False if a copy was first."""
+        if self.repo is not None:
+            queued = self.repo.record_article(
+                article, self.plan(article) if self.plan is not None else ())
+            if queued is None:
+                # Another process stored a copy (this page in another feed, or this text)
+                # since the listing was checked: that one is fanned out.
+                result.skipped += 1
+                for key in article.keys:
+                    self._see(key, article.id)
+                return False
+            result.queued += queued
+        # Only once stored: an article whose transaction failed (a database restart, a
+        # lock timeout) must look new to the next poll, or it would never be stored at all.
+        # Members point at the story's first article, so a third copy joins the same story.
+        self.stories.add(article.id, article.cluster_id or article.id,
+                         vector, site_of(article.url), article.ingested_at)
+        for key in article.keys:
+            self._see(key, article.id)
+        return True

@@ -160,25 +160,25 @@ class DeliveryService:
     def fan_out(self, articles: Iterable[Article]) -> int:
         """Record pending deliveries for new articles (one durable commit) and wake senders."""
         with self.repo.batch():
-            added = sum(self.record(article) for article in articles)
+            added = self.repo.add_deliveries(
+                [d for article in articles for d in self.plan(article)])
         self.kick()
         return added
 
-    def record(self, article: Article) -> int:
-        """Record the pending deliveries of one new article, without waking senders.
+    def plan(self, article: Article) -> list[Delivery]:
+        """The pending deliveries of a new article: who gets it, under which topic.
 
-        The ingestor calls this inside the storage batch that stores the article, so the
-        article and its deliveries become durable together.
+        Reads only; the ingestor stores them with the article (``record_article``), so the
+        article and its deliveries become durable together. Wakes no sender.
         """
         now = self.clock.now()
         found = self.targets(article)
         # A chat that got the story from another outlet is not sent it again.
         has_story = self.repo.delivered_to(article.cluster_id, [t.chat for t in found]) \
             if article.cluster_id else set()
-        new = [Delivery(article.id, target.chat, DeliveryStatus.PENDING, now,
-                        topic=target.topic_id)
-               for target in found if target.chat not in has_story]
-        return self.repo.add_deliveries(new)
+        return [Delivery(article.id, target.chat, DeliveryStatus.PENDING, now,
+                         topic=target.topic_id)
+                for target in found if target.chat not in has_story]
 
     def backfill(self, chat: Chat, topic_id: str) -> int:
         """Queue the few most recent articles of a topic a chat has just followed."""

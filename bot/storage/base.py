@@ -135,16 +135,22 @@ class Repository(Protocol):
         """Store a new article; its ``keys`` become dedupe keys."""
         ...
 
-    def add_new_article(self, article: Article) -> bool:
-        """Store an article unless another one already owns its id or one of its ``keys``.
+    def record_article(self, article: Article, deliveries: Collection[Delivery]) -> int | None:
+        """Store a new article with its pending deliveries: one transaction, durable on return.
 
-        The check and the store are one step, so of two processes that take copies of one
-        story at the same moment (the same page in two feeds, the same text under two
-        addresses) exactly one stores it; the other gets False and must not fan it out.
-        Inside a ``batch``, the claim holds once the batch commits.
+        Unless another article already owns its id or one of its ``keys``: the check and the
+        store are one step, so of two processes that take copies of one story at the same
+        moment (the same page in two feeds, the same text under two addresses) exactly one
+        stores it; the other gets None, nothing of its copy is written, and it must not fan
+        it out. An article never exists without its deliveries, nor they without it.
+
+        An article that joins a story (``cluster_id``) names its ``source`` on the story's
+        first article (``also_sources``), in the same transaction and without rewriting the
+        rest of that article: two processes adding outlets at once both count.
 
         Returns:
-            Whether the article was stored.
+            How many deliveries were added (pairs already recorded are kept), or None when
+            the article was not stored.
         """
         ...
 

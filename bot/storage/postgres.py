@@ -530,8 +530,8 @@ class PostgresRepository:
                 self._write("INSERT INTO article_keys VALUES (%s, %s) ON CONFLICT DO NOTHING",
                             many=[(key, article.id) for key in article.keys])
 
-    def add_new_article(self, article: Article) -> bool:
-        """Store an article unless its id or one of its keys is already taken.
+    def record_article(self, article: Article, deliveries: Collection[Delivery]) -> int | None:
+        """Store a new article and its deliveries in one transaction (see the Protocol).
 
         Claimed by the inserts themselves: a second transaction inserting a key waits for
         the first to commit and then finds it taken (``ON CONFLICT DO NOTHING`` returns no
@@ -539,20 +539,34 @@ class PostgresRepository:
         transactions can't wait for each other in a cycle.
         """
         with self.batch():
-            if not self._write(
-                    "INSERT INTO articles VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING "
-                    "RETURNING id",
-                    (article.id, article.ingested_at, Jsonb(codec.article_out(article)))):
-                return False
-            keys = sorted(set(article.keys))
-            taken = self._write(
-                "INSERT INTO article_keys SELECT key, %s FROM unnest(%s::text[]) AS key "
-                "ON CONFLICT DO NOTHING RETURNING key", (article.id, keys))
-            if len(taken) < len(keys):
-                # Another article owns one: take this one back (its keys go with it).
-                self._write("DELETE FROM articles WHERE id = %s", (article.id,))
-                return False
-            return True
+            if not self._claim_article(article):
+                return None
+            if article.cluster_id:
+                # In place: a read and a rewrite of the first article would lose another
+                # process's outlet added in between.
+                self._write(
+                    "UPDATE articles SET doc = jsonb_set(doc, '{also}', COALESCE(doc->'also', "
+                    "'[]'::jsonb) || to_jsonb(%s::text)) WHERE id = %s AND doc->>'source' <> %s "
+                    "AND NOT COALESCE(doc->'also', '[]'::jsonb) ? %s",
+                    (article.source, article.cluster_id, article.source, article.source))
+            return self.add_deliveries(deliveries)
+
+    def _claim_article(self, article: Article) -> bool:
+        """Insert an article and its keys unless one is taken; inside the caller's batch."""
+        if not self._write(
+                "INSERT INTO articles VALUES (%s, %s, %s) ON CONFLICT (id) DO NOTHING "
+                "RETURNING id",
+                (article.id, article.ingested_at, Jsonb(codec.article_out(article)))):
+            return False
+        keys = sorted(set(article.keys))
+        taken = self._write(
+            "INSERT INTO article_keys SELECT key, %s FROM unnest(%s::text[]) AS key "
+            "ON CONFLICT DO NOTHING RETURNING key", (article.id, keys))
+        if len(taken) < len(keys):
+            # Another article owns one: take this one back (its keys go with it).
+            self._write("DELETE FROM articles WHERE id = %s", (article.id,))
+            return False
+        return True
 
     def get_article(self, article_id: str) -> Article | None:
         """Return an article by id."""

@@ -746,12 +746,21 @@ class TinyDBRepository:
         """Store a new article; its ``keys`` become dedupe keys."""
         self._log(["a", codec.article_out(article)])
 
-    def add_new_article(self, article: Article) -> bool:
-        """Store an article unless its id or a key is taken (one process: a plain check)."""
+    def record_article(self, article: Article, deliveries: Collection[Delivery]) -> int | None:
+        """Store a new article with its deliveries in one commit (see the Protocol).
+
+        One process owns the folder, so the claim is a plain check.
+        """
         if article.id in self._articles or any(k in self._keys for k in article.keys):
-            return False
-        self.add_article(article)
-        return True
+            return None
+        with self.batch():
+            self.add_article(article)
+            story = self.get_article(article.cluster_id) if article.cluster_id else None
+            if story is not None and article.source != story.source \
+                    and article.source not in story.also_sources:
+                self.add_article(replace(story,
+                                         also_sources=(*story.also_sources, article.source)))
+            return self.add_deliveries(deliveries)
 
     def get_article(self, article_id: str) -> Article | None:
         """Return an article by id."""

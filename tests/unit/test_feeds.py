@@ -19,6 +19,7 @@ from bot.feeds.fetch import Fetcher, FetchPolicy, allowed_addresses
 from bot.feeds.parse import parse_feed
 from bot.feeds.schedule import BACKOFF_CAP, next_poll
 from bot.ingest import Ingestor
+from bot.models import Article, ChatKey, Delivery, DeliveryStatus
 from bot.settings import Settings, load_settings
 from bot.storage.tinydb_store import TinyDBRepository
 from tests.builders import article
@@ -377,19 +378,18 @@ async def test_copies_taken_at_once_by_two_ingestors_are_stored_once(tmp_path: P
              "application/rss+xml")
     settings, clock, fetcher, repo = _feeds_at(tmp_path, site, [("/one.xml", "One"),
                                                                 ("/two.xml", "Two")])
-    fanned: list[str] = []
 
-    def record(article):  # type: ignore[no-untyped-def]
-        fanned.append(article.url)
-        return 1
+    def plan(article: Article) -> list[Delivery]:
+        return [Delivery(article.id, ChatKey(100), DeliveryStatus.PENDING, clock.now())]
 
-    first, second = (Ingestor(settings, fetcher, clock, repo, on_stored=record)
-                     for _ in range(2))
+    first, second = (Ingestor(settings, fetcher, clock, repo, plan=plan) for _ in range(2))
     one, two = await asyncio.gather(first.poll(settings.feeds[0]),
                                     second.poll(settings.feeds[1]))
     assert len(one.articles) + len(two.articles) == 1
     assert one.skipped + two.skipped == 1
-    assert len(fanned) == 1 and repo.article_count() == 1
+    assert one.queued + two.queued == 1 and repo.article_count() == 1
+    assert [d.article_id for d in repo.pending()] == [(one.articles or two.articles)[0].id], \
+        "one delivery, of the copy that was stored"
     await fetcher.close()
     repo.close()
 

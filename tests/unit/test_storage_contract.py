@@ -295,13 +295,14 @@ def test_articles_another_process_stored_are_found_by_a_mark(open_store: Opener)
 def test_a_new_article_is_stored_once_whoever_holds_a_copy(open_store: Opener) -> None:
     repo = open_store()
     first = article(keys=("u:https://a.example/1", "h:same-text"))
-    assert repo.add_new_article(first)
-    assert not repo.add_new_article(first), "its id is taken"
+    assert repo.record_article(first, [delivery(first.id, 100), delivery(first.id, 200)]) == 2
+    assert repo.record_article(first, [delivery(first.id, 300)]) is None, "its id is taken"
     copy = article(keys=("u:https://b.example/9", "h:same-text"))
     with repo.batch():
-        assert not repo.add_new_article(copy), "its text's key is taken"
+        assert repo.record_article(copy, [delivery(copy.id, 100)]) is None, \
+            "its text's key is taken"
     other = article(keys=("u:https://c.example/2", "h:other-text"))
-    assert repo.add_new_article(other)
+    assert repo.record_article(other, []) == 0
     repo.close()
 
     again = open_store()
@@ -309,6 +310,39 @@ def test_a_new_article_is_stored_once_whoever_holds_a_copy(open_store: Opener) -
     assert again.article_for_key("u:https://b.example/9") is None, "no key of a refused copy"
     assert again.article_for_key("h:same-text") == first.id
     assert {a.id for a in again.articles_since(T0 - timedelta(days=1))} == {first.id, other.id}
+    assert sorted(d.chat.chat_id for d in again.pending()) == [100, 200], \
+        "the stored article's deliveries, and none of a refused one"
+
+
+def test_an_article_of_a_story_names_its_outlet_on_the_first(open_store: Opener) -> None:
+    repo = open_store()
+    first = article(source="One")
+    repo.record_article(first, [])
+    for n, source in enumerate(["Two", "Two", "One", "Three"]):
+        repo.record_article(article(source=source, cluster_id=first.id,
+                                    keys=(f"u:https://copy.example/{n}",)), [])
+    stored = repo.get_article(first.id)
+    assert stored is not None
+    assert stored.also_sources == ("Two", "Three"), "each other outlet once, in order"
+    assert replace(stored, also_sources=()) == replace(first, text=""), "nothing else changed"
+
+
+def test_an_article_and_its_deliveries_are_stored_together_or_not_at_all(
+        database_url: str) -> None:
+    from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+
+    repo = PostgresRepository(database_url)
+    try:
+        a = article()
+        # A delivery the database refuses (its article doesn't exist) fails the whole call.
+        with pytest.raises(StorageError):
+            repo.record_article(a, [delivery(a.id, 100), delivery("no-such-article", 200)])
+        assert repo.get_article(a.id) is None
+        assert repo.article_for_key(a.keys[0]) is None
+        assert repo.pending() == []
+        assert repo.record_article(a, [delivery(a.id, 100)]) == 1, "and it may come again"
+    finally:
+        repo.close()
 
 
 def test_two_processes_storing_copies_at_once_store_one(database_url: str) -> None:
@@ -322,13 +356,13 @@ def test_two_processes_storing_copies_at_once_store_one(database_url: str) -> No
         theirs = article(keys=("u:https://b.example/1", "h:same-text"))
         with ThreadPoolExecutor(1) as pool:
             with one.batch():
-                assert one.add_new_article(mine)
+                assert one.record_article(mine, []) == 0
                 # The other process's insert waits for this transaction to end ...
-                racing = pool.submit(two.add_new_article, theirs)
+                racing = pool.submit(two.record_article, theirs, [])
                 time.sleep(0.3)
                 assert not racing.done()
             # ... and then finds the text's key taken.
-            assert racing.result(timeout=10) is False
+            assert racing.result(timeout=10) is None
         assert two.article_for_key("h:same-text") == mine.id
         assert two.get_article(theirs.id) is None
     finally:
