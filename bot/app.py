@@ -6,18 +6,17 @@ import asyncio
 import contextlib
 import gc
 import logging
-import random
 import secrets
 import signal
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, JobQueue
+from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 import handlers
 from bot.aiohttp_request import AiohttpRequest
@@ -28,6 +27,7 @@ from bot.delivery.outbox import ReplyOutbox
 from bot.delivery.queue import DeliveryService
 from bot.delivery.sender import TelegramSender
 from bot.errors import NewsbotError, StorageError
+from bot.feed_polling import FeedScheduler
 from bot.feeds.fetch import Fetcher
 from bot.finishing import cancel_and_wait
 from bot.ingest import Ingestor, ingest_workers
@@ -36,7 +36,7 @@ from bot.metrics import MetricsExposition, Snapshot, health_problems
 from bot.models import ChatKey, DeliveryStatus
 from bot.roles import LeaderRole, process_name
 from bot.services import SERVICES_KEY, Services
-from bot.settings import FeedConfig, Settings
+from bot.settings import Settings
 from bot.stats import StatsService
 from bot.stopping import StopSignals
 from bot.storage.opening import open_repository, open_second_connection
@@ -50,13 +50,7 @@ MIN_TIMER_SECONDS = 0.25  # floor for timers under a fast simulated clock
 CHECKPOINT_SECONDS = 60.0
 PRUNE_SECONDS = 3600.0
 ALERT_SECONDS = 60.0
-FIRST_POLL_SPREAD = 2.0
 HEALTH_LOOK = 50  # the chats waiting longest that /healthz looks at
-# Feed polls on a shared database are leased feed by feed: a killed poller's feeds are
-# taken over once its lease runs out; a poll under way renews it.
-FEED_LEASE_SECONDS = 20.0
-FEED_RENEW_SECONDS = 5.0
-FEED_RETRY_SECONDS = 5.0  # after another process had the lease
 # On a shared database another process may store the articles: their commit notifies the
 # leader (LISTEN/NOTIFY), and it looks for new pending deliveries this often anyway (a tick is
 # heavier: it looks at every chat's digest).
@@ -123,6 +117,11 @@ class NewsbotApp:
             self.fetcher = Fetcher(settings.ingest.timeout_seconds, settings.ingest.max_bytes)
             self.ingestor = Ingestor(settings, self.fetcher, self.clock, self.repo,
                                      workers=ingest_workers(), plan=self.delivery.plan)
+            # ``--role bot`` polls no feed: another process does.
+            self.feeds = FeedScheduler(
+                settings.feeds if role != "bot" else (), self.repo, self.ingestor,
+                clock=self.clock, holder=self.holder, timer=self._timer,
+                on_new_articles=self.delivery.kick)
             self.application = self._build_application()
         except BaseException:
             self.repo.close()
@@ -147,9 +146,6 @@ class NewsbotApp:
         self._stop = asyncio.Event()
         self.alerts = AlertTracker()
         self._started = self.clock.now()
-        self._last_poll: datetime | None = None
-        self._polling: set[str] = set()
-        self._poll_started: dict[str, float] = {}
         self.metrics: HttpEndpoint | None = None
         if settings.metrics.listen:
             self.metrics = HttpEndpoint(settings.metrics.listen, metrics_app(
@@ -175,7 +171,7 @@ class NewsbotApp:
                  if (chat := self.repo.get_chat(key)) is not None
                  and self.delivery.instant_ready(chat, now)]
         interval = max((f.interval_seconds for f in self.settings.feeds), default=600)
-        return health_problems(now, self._last_poll if self.settings.feeds else now,
+        return health_problems(now, self.feeds.last_poll if self.settings.feeds else now,
                                interval, min(ready, default=None), self._started)
 
     def _build_application(self) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -204,14 +200,7 @@ class NewsbotApp:
         """Every process's jobs: its feed polls (unless ``--role bot``) and checkpoints."""
         jq = self.application.job_queue
         assert jq is not None
-        rng = random.Random()
-        for feed in self.settings.feeds if self.role != "bot" else ():
-            state = self.repo.get_feed_state(feed.url)
-            delay = rng.uniform(0.2, FIRST_POLL_SPREAD)
-            if state and state.next_poll_at:
-                wait = (state.next_poll_at - self.clock.now()).total_seconds()
-                delay = max(delay, self._timer(min(wait, float(feed.interval_seconds))))
-            self._schedule_poll(jq, feed, delay)
+        self.feeds.start(jq)
         jq.run_repeating(self._checkpoint_job, interval=CHECKPOINT_SECONDS,
                          first=CHECKPOINT_SECONDS, name="checkpoint")
 
@@ -236,114 +225,6 @@ class NewsbotApp:
         """Real seconds for a timer of ``seconds`` on the bot's clock (simulated or not)."""
         return max(MIN_TIMER_SECONDS, self.clock.wall_seconds(seconds))
 
-    def _schedule_poll(self, jq: JobQueue[Any], feed: FeedConfig, delay: float) -> None:
-        # Each poll schedules the next, so a run APScheduler skipped as "missed" (its default
-        # when the loop was busy for a second) would end that feed's polling for good:
-        # late runs must always run.
-        jq.run_once(self._poll_job, when=delay, data=feed, name=f"poll:{feed.url}",
-                    job_kwargs={"misfire_grace_time": None, "coalesce": True})
-
-    def _ensure_polling(self, jq: JobQueue[Any]) -> None:
-        """Put back any feed whose poll chain is missing (belt and braces; logs loudly)."""
-        now = time.monotonic()
-        for feed in self.settings.feeds:
-            if feed.url in self._polling or jq.get_jobs_by_name(f"poll:{feed.url}"):
-                continue
-            # A job handed to the executor is in neither place for a moment: only a feed
-            # quiet for two intervals (and a minute) has really lost its chain.
-            quiet = now - self._poll_started.get(feed.url, 0.0)
-            if quiet < 2 * self._timer(float(feed.interval_seconds)) + 60.0:
-                continue
-            log.warning("feed had no poll scheduled; rescheduled", extra={"feed": feed.name})
-            self._schedule_poll(jq, feed, 1.0)
-
-    def _claim_feed(self, feed: FeedConfig) -> bool:
-        """Whether this process polls the feed now: its lease is ours and the poll is due.
-
-        On a shared database another process may hold the lease (polling it now) or may just
-        have polled it (its ``next_poll_at`` moved on); then this one leaves it.
-        """
-        if not self.repo.shared:
-            return True
-        lease = f"feed:{feed.url}"
-        try:
-            if not self.repo.try_lease(lease, self.holder, FEED_LEASE_SECONDS):
-                return False
-            state = self.repo.get_feed_state(feed.url)
-            if state and state.next_poll_at and \
-                    state.next_poll_at > self.clock.now() + timedelta(seconds=0.05):
-                self.repo.release_lease(lease, self.holder)
-                return False
-        except StorageError:
-            return False
-        return True
-
-    async def _keep_feed_lease(self, feed: FeedConfig) -> None:
-        """Renew a feed's lease while its poll runs (full-text polls can be long)."""
-        while True:
-            await asyncio.sleep(FEED_RENEW_SECONDS)
-            with contextlib.suppress(StorageError):
-                self.repo.try_lease(f"feed:{feed.url}", self.holder, FEED_LEASE_SECONDS)
-
-    def _release_feed(self, feed: FeedConfig) -> None:
-        if self.repo.shared:
-            with contextlib.suppress(StorageError):
-                self.repo.release_lease(f"feed:{feed.url}", self.holder)
-
-    async def _poll_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        feed = context.job.data if context.job else None
-        assert isinstance(feed, FeedConfig)
-        self._polling.add(feed.url)
-        self._poll_started[feed.url] = time.monotonic()
-        claimed = False
-        try:
-            claimed = self._claim_feed(feed)
-            if not claimed:
-                return
-            renewing = asyncio.create_task(self._keep_feed_lease(feed), name="feed-lease")
-            started = time.monotonic()
-            try:
-                result = await self.ingestor.poll(feed)
-            finally:
-                renewing.cancel()
-                self._release_feed(feed)
-            self._last_poll = self.clock.now()
-            if result.articles:
-                self.delivery.kick()
-                # Where a long poll spent its time (fetch, extract, summarize, ...): a poll
-                # slower than the feed turns over loses items, so operators need to see it.
-                stages = " ".join(f"{name}={secs:.1f}" for name, secs
-                                  in sorted(result.stage_seconds.items()) if secs >= 0.05)
-                log.info("feed polled", extra={"feed": feed.name,
-                                               "new": len(result.articles),
-                                               "queued": result.queued,
-                                               "seconds": round(time.monotonic() - started, 1),
-                                               "stages": stages})
-        except NewsbotError:
-            log.exception("poll failed", extra={"feed": feed.name})
-        except asyncio.CancelledError:
-            if not self._stop.is_set():
-                raise
-            # Shutting down: the poll is simply not finished; nothing was half-stored.
-            log.info("poll interrupted by shutdown", extra={"feed": feed.name})
-        finally:
-            self._polling.discard(feed.url)
-            if not self._stop.is_set() and context.job_queue is not None:
-                try:
-                    state = self.repo.get_feed_state(feed.url)
-                except StorageError:
-                    state = None  # the store is away: poll again after the usual interval
-                if state and state.last_success and (self._last_poll is None
-                                                     or state.last_success > self._last_poll):
-                    self._last_poll = state.last_success  # polled here or by another process
-                wait = self._timer(float(feed.interval_seconds) if claimed else
-                                   min(float(feed.interval_seconds), FEED_RETRY_SECONDS))
-                if state and state.next_poll_at:
-                    ahead = (state.next_poll_at - self.clock.now()).total_seconds()
-                    if claimed or ahead > 0:
-                        wait = self._timer(max(0.5, ahead))
-                self._schedule_poll(context.job_queue, feed, wait)
-
     async def _tick_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.delivery.tick()
 
@@ -354,7 +235,7 @@ class NewsbotApp:
     async def _checkpoint_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.repo.checkpoint()
         if context.job_queue is not None and not self._stop.is_set():
-            self._ensure_polling(context.job_queue)
+            self.feeds.ensure(context.job_queue)
 
     async def _prune_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         cutoff = self.clock.now() - timedelta(days=self.settings.storage.retention_days)
@@ -396,6 +277,7 @@ class NewsbotApp:
     def request_stop(self) -> None:
         """Ask the running bot to shut down gracefully."""
         self._stop.set()
+        self.feeds.stop()
 
     async def run(self, stops: StopSignals | None = None) -> None:
         """Run until SIGTERM/SIGINT; then finish in-flight sends, flush storage, return.
@@ -561,6 +443,7 @@ class NewsbotApp:
 
     async def _shutdown(self) -> None:
         app = self.application
+        self.feeds.stop()
         self.ingestor.stop()
         if self.leader is not None:
             try:

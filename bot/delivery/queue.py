@@ -56,6 +56,7 @@ BACKFILL = 3
 # Due digests a tick starts at most: the rest are still due at the next tick (a database
 # hands them out most overdue first).
 DIGESTS_PER_TICK = 1000
+PENDING_PAGE = 50  # a chat's pending deliveries read at a time
 
 
 class GroupCommit:
@@ -317,31 +318,43 @@ class DeliveryService:
             self._start_waiting()
 
     async def _send_instant(self, chat: Chat) -> None:
-        for delivery in self.repo.pending(chat.key):
-            if self._closing or not self.dispatching:
-                return
-            current = self.repo.get_delivery(delivery.article_id, chat.key)
-            if current is None or current.status is not DeliveryStatus.PENDING:
-                continue
-            article = self.repo.get_article(delivery.article_id)
-            if article is None:
-                self.repo.put_delivery(replace(current, status=DeliveryStatus.DROPPED,
-                                               error="article pruned"))
-                continue
-            totals = self.repo.totals(article.id)
-            lang = chat.ui_language
-            message = article_message(article, totals, source_label=text("source", lang),
-                                      also_label=text("also_in", lang))
-            caption = None
-            if chat.images is ImageMode.PHOTO and article.image_url:
-                small = article_message(article, totals, limit=MAX_CAPTION,
-                                        source_label=text("source", lang),
-                                        also_label=text("also_in", lang))
-                caption = small if small.visible <= MAX_CAPTION else None
-            result = await self._send(chat, message, image_url=article.image_url,
-                                      caption=caption, link_url=article.url, fenced=True)
-            if not await self._settle(chat, [current], result):
-                return
+        # A page at a time: what went out (or was dropped) leaves the pending set, so each
+        # look returns the next oldest; a chat's backlog is never read whole.
+        tried: set[str] = set()
+        while page := [d for d in self.repo.pending(chat.key, limit=PENDING_PAGE)
+                       if d.article_id not in tried]:
+            for listed in page:
+                tried.add(listed.article_id)  # still pending after its turn: next time
+                if self._closing or not self.dispatching:
+                    return
+                # Read again: a send before it in this page may have changed it (a group
+                # that became a supergroup moves its pending deliveries).
+                current = self.repo.get_delivery(listed.article_id, chat.key)
+                if current is None or current.status is not DeliveryStatus.PENDING:
+                    continue
+                if not await self._send_one(chat, current):
+                    return
+
+    async def _send_one(self, chat: Chat, current: Delivery) -> bool:
+        """Send one pending delivery; whether the worker may go on with the chat."""
+        article = self.repo.get_article(current.article_id)
+        if article is None:
+            self.repo.put_delivery(replace(current, status=DeliveryStatus.DROPPED,
+                                           error="article pruned"))
+            return True
+        totals = self.repo.totals(article.id)
+        lang = chat.ui_language
+        message = article_message(article, totals, source_label=text("source", lang),
+                                  also_label=text("also_in", lang))
+        caption = None
+        if chat.images is ImageMode.PHOTO and article.image_url:
+            small = article_message(article, totals, limit=MAX_CAPTION,
+                                    source_label=text("source", lang),
+                                    also_label=text("also_in", lang))
+            caption = small if small.visible <= MAX_CAPTION else None
+        result = await self._send(chat, message, image_url=article.image_url,
+                                  caption=caption, link_url=article.url, fenced=True)
+        return await self._settle(chat, [current], result)
 
     async def _send(self, chat: Chat, message: Rendered, *, image_url: str | None = None,
                     caption: Rendered | None = None, link_url: str | None = None,
@@ -389,15 +402,12 @@ class DeliveryService:
         self._count(done.tally)
         if done.durable_first:
             with self.repo.staged():
-                for d in done.records:
-                    self.repo.put_delivery(d)
+                self.repo.put_deliveries(done.records)
             # This chat sends nothing more until its mark is on disk, so the crash window
             # stays one message per chat; marks of sends answered together share the fsync.
             await self._commits.wait()
         elif done.records:
-            with self.repo.batch():
-                for d in done.records:
-                    self.repo.put_delivery(d)
+            self.repo.put_deliveries(done.records)
         if done.hold_chat is not None:
             self.pacer.delay_chat(chat.key.chat_id, done.hold_chat)
         if done.chat is ChatChange.MOVED and done.moved_to is not None:
@@ -458,10 +468,8 @@ class DeliveryService:
         pending = self.repo.pending(key)
         if not pending:
             return
-        with self.repo.batch():
-            for d in pending:
-                self.repo.put_delivery(replace(d, status=DeliveryStatus.DROPPED,
-                                               error=reason[:outcome.ERROR_CHARS]))
+        self.repo.put_deliveries(replace(d, status=DeliveryStatus.DROPPED,
+                                         error=reason[:outcome.ERROR_CHARS]) for d in pending)
 
     # ------------------------------------------------------------------ digests
     def _digest_entries(self, chat: Chat) -> list[tuple[Article, VoteTotals, str, Delivery]]:

@@ -204,12 +204,23 @@ class Repository(Protocol):
         """Replace a delivery record (e.g. mark it sent)."""
         ...
 
+    def put_deliveries(self, deliveries: Iterable[Delivery]) -> None:
+        """Replace many delivery records in one write (a digest's marks, a chat's drops)."""
+        ...
+
     def get_delivery(self, article_id: str, chat: ChatKey) -> Delivery | None:
         """Return the delivery of an article to a chat."""
         ...
 
-    def pending(self, chat: ChatKey | None = None) -> list[Delivery]:
-        """Return pending deliveries (of one chat, or of all), oldest first."""
+    def pending(self, chat: ChatKey | None = None, *, limit: int | None = None
+                ) -> list[Delivery]:
+        """Return pending deliveries (of one chat, or of all), oldest first.
+
+        Args:
+            chat: Only this chat's (an index range on a database).
+            limit: At most this many, the oldest: a chat's sender reads its backlog a page
+                at a time, so a chat with thousands waiting costs no more per message.
+        """
         ...
 
     def delivered_to(self, article_id: str, chats: Collection[ChatKey]) -> set[ChatKey]:

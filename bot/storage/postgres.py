@@ -657,21 +657,37 @@ class PostgresRepository:
                     (d.article_id, d.chat.chat_id, d.chat.thread_id, d.status.value,
                      d.created_at, Jsonb(codec.delivery_out(d))))
 
+    def put_deliveries(self, deliveries: Iterable[Delivery]) -> None:
+        """Replace many delivery records: one statement, one commit."""
+        batch = list(deliveries)
+        if not batch:
+            return
+        self._write(
+            "INSERT INTO deliveries SELECT * FROM unnest(%s::text[], %s::bigint[], "
+            "%s::bigint[], %s::text[], %s::timestamptz[], %s::jsonb[]) "
+            "ON CONFLICT (article_id, chat_id, thread_id) DO UPDATE SET "
+            "status = EXCLUDED.status, doc = EXCLUDED.doc",
+            ([d.article_id for d in batch], [d.chat.chat_id for d in batch],
+             [d.chat.thread_id for d in batch], [d.status.value for d in batch],
+             [d.created_at for d in batch], [Jsonb(codec.delivery_out(d)) for d in batch]))
+
     def get_delivery(self, article_id: str, chat: ChatKey) -> Delivery | None:
         """Return the delivery of an article to a chat."""
         rows = self._query("SELECT doc FROM deliveries WHERE article_id = %s AND chat_id = %s "
                            "AND thread_id = %s", (article_id, chat.chat_id, chat.thread_id))
         return codec.delivery_in(rows[0][0]) if rows else None
 
-    def pending(self, chat: ChatKey | None = None) -> list[Delivery]:
+    def pending(self, chat: ChatKey | None = None, *, limit: int | None = None
+                ) -> list[Delivery]:
         """Return pending deliveries (of one chat, or of all), oldest first."""
+        # LIMIT NULL is no limit.
         if chat is None:
             rows = self._query("SELECT doc FROM deliveries WHERE status = 'pending' "
-                               "ORDER BY created_at, article_id")
+                               "ORDER BY created_at, article_id LIMIT %s", (limit,))
         else:
             rows = self._query("SELECT doc FROM deliveries WHERE status = 'pending' AND "
-                               "chat_id = %s AND thread_id = %s ORDER BY created_at, article_id",
-                               (chat.chat_id, chat.thread_id))
+                               "chat_id = %s AND thread_id = %s ORDER BY created_at, article_id "
+                               "LIMIT %s", (chat.chat_id, chat.thread_id, limit))
         return [codec.delivery_in(r[0]) for r in rows]
 
     def delivered_to(self, article_id: str, chats: Collection[ChatKey]) -> set[ChatKey]:

@@ -817,17 +817,25 @@ class TinyDBRepository:
         """Replace a delivery record (e.g. mark it sent)."""
         self._log(["d", codec.delivery_out(delivery)])
 
+    def put_deliveries(self, deliveries: Iterable[Delivery]) -> None:
+        """Replace many delivery records in one commit."""
+        with self.batch():
+            for d in deliveries:
+                self._log(["d", codec.delivery_out(d)])
+
     def get_delivery(self, article_id: str, chat: ChatKey) -> Delivery | None:
         """Return the delivery of an article to a chat."""
         return self._deliveries.get((article_id, chat))
 
-    def pending(self, chat: ChatKey | None = None) -> list[Delivery]:
+    def pending(self, chat: ChatKey | None = None, *, limit: int | None = None
+                ) -> list[Delivery]:
         """Return pending deliveries (of one chat, or of all), oldest first."""
         if chat is not None:
             found = list(self._pending.get(chat, {}).values())
         else:
             found = [d for bucket in self._pending.values() for d in bucket.values()]
-        return sorted(found, key=lambda d: d.created_at)
+        found.sort(key=lambda d: (d.created_at, d.article_id))
+        return found if limit is None else found[:limit]
 
     def delivered_to(self, article_id: str, chats: Collection[ChatKey]) -> set[ChatKey]:
         """Return which of ``chats`` have a delivery (of any status) of an article."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -160,3 +161,36 @@ async def test_each_outcome_leaves_storage_as_the_policy_says(open_store: Opener
     assert retried is not None and retried.status is DeliveryStatus.PENDING
     assert (retried.attempts, retried.error) == (1, "Bad Gateway")
     assert (service.sent_total, service.failed_total, service.retried_total) == (4, 1, 1)
+
+
+async def test_a_backlog_longer_than_a_page_goes_out_whole_and_in_order(
+        open_store: Opener, tmp_path: Path) -> None:
+    # The sender reads a chat's backlog PENDING_PAGE at a time: every page must follow, in
+    # the order the articles came, with one rejected on the way (it leaves the backlog too).
+    from bot.delivery.queue import PENDING_PAGE  # noqa: PLC0415
+
+    repo = open_store()
+    clock = FakeClock(NOW)
+    settings = load_settings(write_config(tmp_path, []), env={})
+    service = DeliveryService(repo, settings, clock, ChatService(repo, settings, clock),
+                              Pacer(global_rate=5000, private_interval=0.0005,
+                                    group_per_minute=1000))
+    repo.put_chat(chat(1))
+    backlog = [article(title=f"Story {n:03d}") for n in range(PENDING_PAGE * 2 + 7)]
+    for n, a in enumerate(backlog):
+        repo.add_article(a)
+        repo.add_deliveries([delivery(a.id, 1, created_at=NOW + timedelta(seconds=n))])
+    sender = ScriptedSender({1: [SendResult(Outcome.SENT, message_id=1)] * 3 + [
+        SendResult(Outcome.REJECTED, error="Bad Request: can't parse entities")]})
+    service.sender = sender
+    service.kick()
+    for _ in range(500):
+        await asyncio.sleep(0.02)
+        if not any(not t.done() for t in service._workers.values()):
+            break
+    await service.shutdown(1.0)
+    order = [int(m.group(1)) for _key, html in sender.sent
+             if (m := re.search(r"Story (\d{3})", html))]
+    assert order == list(range(len(backlog))), "each once, oldest first, across pages"
+    assert repo.pending(ChatKey(1)) == []
+    assert repo.delivery_counts()["sent"] == len(backlog) - 1

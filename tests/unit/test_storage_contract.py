@@ -102,6 +102,31 @@ def test_pending_deliveries_and_status_changes(open_store: Opener) -> None:
     assert sent is not None and sent.status is DeliveryStatus.SENT and sent.message_id == 5
 
 
+def test_pending_is_read_a_page_at_a_time_and_marked_in_one_write(open_store: Opener) -> None:
+    repo = open_store()
+    articles = [article() for _ in range(7)]
+    for a in articles:
+        repo.add_article(a)
+    # Created out of order: the oldest come first, whatever order they were recorded in.
+    repo.add_deliveries(delivery(a.id, 1, created_at=T0 + timedelta(minutes=(n * 5) % 7))
+                        for n, a in enumerate(articles))
+    repo.add_deliveries([delivery(articles[0].id, 2)])
+    oldest = sorted(repo.pending(ChatKey(1)), key=lambda d: d.created_at)
+    assert len(oldest) == 7
+    first = repo.pending(ChatKey(1), limit=3)
+    assert first == oldest[:3]
+    assert len(repo.pending(limit=5)) == 5, "a limit without a chat too"
+    repo.put_deliveries(replace(d, status=DeliveryStatus.SENT, message_id=n)
+                        for n, d in enumerate(first))
+    repo.put_deliveries([])
+    assert repo.pending(ChatKey(1), limit=3) == oldest[3:6], "the next page"
+    repo.close()
+    again = open_store()
+    assert [d.message_id for d in (again.get_delivery(d.article_id, ChatKey(1))
+                                   for d in first) if d is not None] == [0, 1, 2]
+    assert again.delivery_counts()["sent"] == 3 and again.delivery_counts()["pending"] == 5
+
+
 def test_staged_writes_are_durable_at_commit(open_store: Opener) -> None:
     repo = open_store()
     a = article()
