@@ -137,22 +137,22 @@ class ChatService:
             wanted = " ".join(tokens(phrases[0])) if phrases else ""
             for own in chat.own_topics:
                 if any(" ".join(tokens(a)) == wanted for a in own.aliases):
-                    self.invalidate()
-                    return (self._edit(chat, ChatEdit(drop_own=frozenset({own.id}))), own.name,
-                            True)
+                    return self._drop_own(chat, own), own.name, True
             return chat, phrases[0] if phrases else query, False
         topic = self.find(query)
         if topic is None:
             for own in chat.own_topics:
                 if " ".join(tokens(own.name)) == " ".join(tokens(query)):
-                    self.invalidate()
-                    return (self._edit(chat, ChatEdit(drop_own=frozenset({own.id}))), own.name,
-                            True)
+                    return self._drop_own(chat, own), own.name, True
             raise CommandError("unknown_topic", query=query[:100])
         if topic.id not in chat.topics:
             return chat, topic.name, False
         return (self._edit(chat, ChatEdit(unfollow=frozenset({topic.id}))), topic.name,
                 True)
+
+    def _drop_own(self, chat: Chat, own: Topic) -> Chat:
+        self.invalidate()  # the keyword matcher must forget it
+        return self._edit(chat, ChatEdit(drop_own=frozenset({own.id})))
 
     def unfollow_all(self, chat: Chat) -> tuple[Chat, int]:
         """Drop every subscription. Returns the chat and how many were dropped."""
