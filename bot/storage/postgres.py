@@ -181,6 +181,13 @@ def _problem(exc: psycopg.Error) -> str:
     return text[-1] if text else type(exc).__name__
 
 
+def _delivery_columns(batch: list[Delivery]) -> tuple[list[Any], ...]:
+    """The ``deliveries`` table's columns as arrays, for one ``unnest`` insert of a batch."""
+    return ([d.article_id for d in batch], [d.chat.chat_id for d in batch],
+            [d.chat.thread_id for d in batch], [d.status.value for d in batch],
+            [d.created_at for d in batch], [Jsonb(codec.delivery_out(d)) for d in batch])
+
+
 class PostgresRepository:
     """The Repository Protocol on a PostgreSQL database."""
 
@@ -643,11 +650,7 @@ class PostgresRepository:
             rows = self._write(
                 "INSERT INTO deliveries SELECT * FROM unnest(%s::text[], %s::bigint[], "
                 "%s::bigint[], %s::text[], %s::timestamptz[], %s::jsonb[]) "
-                "ON CONFLICT DO NOTHING RETURNING 1",
-                ([d.article_id for d in batch], [d.chat.chat_id for d in batch],
-                 [d.chat.thread_id for d in batch], [d.status.value for d in batch],
-                 [d.created_at for d in batch],
-                 [Jsonb(codec.delivery_out(d)) for d in batch]))
+                "ON CONFLICT DO NOTHING RETURNING 1", _delivery_columns(batch))
             added = len(rows)
             if added:
                 # Delivered when this transaction commits, to every listening process.
@@ -672,10 +675,7 @@ class PostgresRepository:
             "INSERT INTO deliveries SELECT * FROM unnest(%s::text[], %s::bigint[], "
             "%s::bigint[], %s::text[], %s::timestamptz[], %s::jsonb[]) "
             "ON CONFLICT (article_id, chat_id, thread_id) DO UPDATE SET "
-            "status = EXCLUDED.status, doc = EXCLUDED.doc",
-            ([d.article_id for d in batch], [d.chat.chat_id for d in batch],
-             [d.chat.thread_id for d in batch], [d.status.value for d in batch],
-             [d.created_at for d in batch], [Jsonb(codec.delivery_out(d)) for d in batch]))
+            "status = EXCLUDED.status, doc = EXCLUDED.doc", _delivery_columns(batch))
 
     def get_delivery(self, article_id: str, chat: ChatKey) -> Delivery | None:
         """Return the delivery of an article to a chat."""

@@ -109,6 +109,18 @@ class ScriptedSender:
         return SendResult(Outcome.SENT, message_id=self.next_id)
 
 
+async def send_until_idle(service: DeliveryService, sender: ScriptedSender, *,
+                          rounds: int) -> None:
+    """Start the chats' workers with ``sender`` and wait (20 ms a round) until all are done."""
+    service.sender = sender
+    service.kick()
+    for _ in range(rounds):
+        await asyncio.sleep(0.02)
+        if not any(not t.done() for t in service._workers.values()):
+            break
+    await service.shutdown(1.0)
+
+
 async def test_each_outcome_leaves_storage_as_the_policy_says(open_store: Opener,
                                                              tmp_path: Path) -> None:
     repo = open_store()
@@ -134,13 +146,7 @@ async def test_each_outcome_leaves_storage_as_the_policy_says(open_store: Opener
         -3: [SendResult(Outcome.MIGRATED, new_chat_id=-300)],
         4: [SendResult(Outcome.TRANSIENT, error="Bad Gateway")],
     })
-    service.sender = sender
-    service.kick()
-    for _ in range(200):
-        await asyncio.sleep(0.02)
-        if not any(not t.done() for t in service._workers.values()):
-            break
-    await service.shutdown(1.0)
+    await send_until_idle(service, sender, rounds=200)
 
     def status(article_id: str, key: ChatKey) -> tuple[DeliveryStatus, int | None] | None:
         found = repo.get_delivery(article_id, key)
@@ -182,13 +188,7 @@ async def test_a_backlog_longer_than_a_page_goes_out_whole_and_in_order(
         repo.add_deliveries([delivery(a.id, 1, created_at=NOW + timedelta(seconds=n))])
     sender = ScriptedSender({1: [SendResult(Outcome.SENT, message_id=1)] * 3 + [
         SendResult(Outcome.REJECTED, error="Bad Request: can't parse entities")]})
-    service.sender = sender
-    service.kick()
-    for _ in range(500):
-        await asyncio.sleep(0.02)
-        if not any(not t.done() for t in service._workers.values()):
-            break
-    await service.shutdown(1.0)
+    await send_until_idle(service, sender, rounds=500)
     order = [int(m.group(1)) for _key, html in sender.sent
              if (m := re.search(r"Story (\d{3})", html))]
     assert order == list(range(len(backlog))), "each once, oldest first, across pages"
