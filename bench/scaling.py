@@ -28,6 +28,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psutil
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +72,45 @@ def stop_bots(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def connection_owners(procs: list[subprocess.Popen[bytes]], port: int) -> dict[int, int]:
+    """Client port -> bot index, for each bot's open connections to the emulator."""
+    owners = {}
+    for n, proc in enumerate(procs):
+        try:
+            conns = psutil.Process(proc.pid).net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        owners.update({c.laddr.port: n for c in conns if c.raddr and c.raddr.port == port})
+    return owners
+
+
+def explain_429s(rate_log: list[tuple[float, str, int, int]],
+                 owners: dict[int, int]) -> list[str]:
+    """Which limit each 429 broke and whose sends filled the window, as report lines."""
+    last_ok: dict[int, tuple[float, int]] = {}
+    window: collections.deque[tuple[float, int]] = collections.deque()
+    kinds: collections.Counter[str] = collections.Counter()
+    lines = []
+    for at, kind, chat, port in rate_log:
+        while window and at - window[0][0] > 1.0:
+            window.popleft()
+        who = owners.get(port, -1)
+        if kind == "ok":
+            last_ok[chat] = (at, who)
+            window.append((at, who))
+            continue
+        kinds[kind] += 1
+        if kind == "chat":
+            prev_at, prev_who = last_ok.get(chat, (float("nan"), -1))
+            detail = f"{at - prev_at:.3f} s after the last accepted send, by bot{prev_who}"
+        else:
+            detail = f"window by bot: {dict(collections.Counter(w for _, w in window))}"
+        if len(lines) < 40:
+            lines.append(f"  t={at - rate_log[0][0]:8.2f} {kind:6} chat {chat} bot{who}: "
+                         f"{detail}")
+    return [f"429s: {dict(kinds)}", *lines]
 
 
 def ingest_rate(server: TestPostgres, urls: list[str], items: int, cores: list[int | None],
@@ -167,8 +207,11 @@ def fan_out(server: TestPostgres, private: int, groups: int, articles: int,
     site.set("/feed.xml", rss("Bench", entries), "application/rss+xml")
     expected = articles * (private + groups)
     deadline = time.monotonic() + 3 * 3600
+    owners: dict[int, int] = {}
+    emulator_port = int(emulator.server.server_address[1])
     try:
         while time.monotonic() < deadline:
+            owners.update(connection_owners(procs, emulator_port))
             stories = [m for m in emulator.sent() if "bench story" in m.text]
             if len(stories) >= expected:
                 break
@@ -178,6 +221,8 @@ def fan_out(server: TestPostgres, private: int, groups: int, articles: int,
         stop_bots(procs)
         emulator.stop()
         site.stop()
+    for line in explain_429s(emulator.rate_log, owners):
+        print(line)
     stories = [m for m in emulator.sent() if "bench story" in m.text]
     counts = collections.Counter((m.chat_id, m.text) for m in stories)
     ats = sorted(m.at for m in stories)

@@ -188,6 +188,10 @@ class Emulator:
         self.faulted_requests = 0
         self.fail_status: int = 500
         self.count_429 = 0
+        # With limits on, every rate decision: (monotonic time, "ok" | "global" | "chat",
+        # chat id, client port). Tells a bench which limit a 429 broke, and whose sends
+        # filled the window.
+        self.rate_log: list[tuple[float, str, int, int]] = []
         self._sends_global: deque[float] = deque()
         self._sends_chat: dict[int, deque[float]] = defaultdict(deque)
         self.server = QuietHTTPServer(("127.0.0.1", 0), self._handler())
@@ -536,15 +540,19 @@ class Emulator:
         window, cap = (1.0, 1) if info.type == "private" else (60.0, 20)
         while chat and now - chat[0] > window:
             chat.popleft()
+        port = getattr(self._request, "port", 0)
         if len(glob) >= 30:
             self.count_429 += 1
+            self.rate_log.append((now, "global", info.id, port))
             raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
         if len(chat) >= cap:
             wait = max(1, int(window - (now - chat[0])) + 1)
             self.count_429 += 1
+            self.rate_log.append((now, "chat", info.id, port))
             raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
         glob.append(now)
         chat.append(now)
+        self.rate_log.append((now, "ok", info.id, port))
 
     def call(self, method: str, params: dict[str, Any]) -> Any:
         with self.lock:

@@ -221,6 +221,37 @@ def test_pacer_window_counts_requests_in_flight_and_answered_in_the_last_second(
     assert pacer._window_wait() == 0.0
 
 
+async def test_a_sender_waits_for_its_place_in_the_window_however_long_it_takes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found by the 10,000-chat fan-out: after losing 1,000 rounds to other senders, a sender
+    # went without a place, and each such send widened the window by one for good.
+    import asyncio  # noqa: PLC0415
+
+    from bot.delivery import pacing  # noqa: PLC0415
+
+    real_sleep = asyncio.sleep
+
+    async def no_wait(_seconds: float) -> None:
+        await real_sleep(0)  # every round at once, so thousands of them take no time
+
+    monkeypatch.setattr(pacing.asyncio, "sleep", no_wait)
+    pacer = Pacer(global_rate=2, private_interval=0.0)
+    await pacer.acquire(1, private=True)
+    await pacer.acquire(2, private=True)  # both places taken by requests still in flight
+    third = asyncio.ensure_future(pacer.acquire(3, private=True))
+    for _ in range(5000):
+        await real_sleep(0)
+    assert not third.done(), "no place is free"
+    pacer.release(1, private=True)
+    pacer.release(2, private=True)  # answered now: they count for one more second
+    for _ in range(100):
+        await real_sleep(0)
+    assert not third.done()
+    pacer._answered.clear()  # the second has passed
+    await asyncio.wait_for(third, 1)
+    assert pacer._in_flight == 1
+
+
 async def test_pacer_slot_spaces_a_private_chat_from_the_answer() -> None:
     clock = [0.0]
     pacer = Pacer(global_rate=30, private_interval=1.0, monotonic=lambda: clock[0])
