@@ -34,13 +34,13 @@ from bot.delivery.queue import DeliveryService  # noqa: E402
 from bot.delivery.sender import TelegramSender  # noqa: E402
 from bot.models import Article, Chat, ChatKey, ChatType  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from bot.storage.base import Repository  # noqa: E402
+from bot.storage.core import SyncStore  # noqa: E402
 from bot.storage.tinydb_store import TinyDBRepository  # noqa: E402
 from tests.conftest import TOKEN, free_port, write_config  # noqa: E402
 from tests.emulator.server import Emulator  # noqa: E402
 
 
-def seed_followers(repo: Repository, emulator: Emulator, private: int, groups: int) -> None:
+def seed_followers(repo: SyncStore, emulator: Emulator, private: int, groups: int) -> None:
     """``private`` private chats and ``groups`` groups following Belarus, in both places."""
     with repo.batch():
         for i in range(private):
@@ -62,7 +62,7 @@ async def run(private: int, groups: int, articles: int, *, limits: bool,
         settings = load_settings(write_config(Path(tmp), []), env={})
         clock = SystemClock()
         repo = TinyDBRepository(Path(tmp) / "data", clock)
-        seed_followers(repo, emulator, private, groups)
+        seed_followers(repo.store, emulator, private, groups)
         chats = ChatService(repo, settings, clock)
         pacer = Pacer() if limits else Pacer(global_rate=0, private_interval=0,
                                               group_per_minute=10**9)
@@ -75,23 +75,23 @@ async def run(private: int, groups: int, articles: int, *, limits: bool,
                        "https://n.example/rss", "en", ("One sentence.",), ("belarus",), now,
                        now) for i in range(articles)]
         for a in new:
-            repo.add_article(a)
+            await repo.add_article(a)
         expected = articles * (private + groups)
         cpu0 = time.process_time()
         started = time.perf_counter()
-        delivery.fan_out(new)
+        await delivery.fan_out(new)
         while delivery.sent_total < expected:
             await asyncio.sleep(0.2)
             if time.perf_counter() - started > 3600:
                 break
             if not any(not t.done() for t in delivery._workers.values()):
-                delivery.kick()
+                await delivery.kick()
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu0
         counts = collections.Counter((m.chat_id, m.text) for m in emulator.messages)
         await delivery.shutdown(2.0)
         await bot.shutdown()
-        repo.close()
+        await repo.close()
     emulator.stop()
     if sink_url:  # the sink keeps nothing; every send was marked sent once
         counts = collections.Counter(dict.fromkeys(range(int(delivery.sent_total)), 1))

@@ -78,7 +78,7 @@ async def newsbot_passes(urls: list[str], tmp: Path) -> dict[str, float]:
     warm = time.perf_counter() - started
     await fetcher.close()
     await ingestor.close()
-    repo.close()
+    await repo.close()
     return {"articles": new, "cold": cold, "warm": warm,
             "not_modified": sum(r.not_modified for r in again), **dict(stages)}
 

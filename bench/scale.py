@@ -20,6 +20,7 @@ Run: ``python bench/scale.py [CHATS ARTICLES RUN]`` (defaults 1000000 1000000 60
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import statistics
@@ -42,7 +43,7 @@ from bot.clock import SystemClock  # noqa: E402
 from bot.delivery.queue import DeliveryService  # noqa: E402
 from bot.models import Article, Vote  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from bot.storage.postgres import PostgresRepository  # noqa: E402
+from bot.storage.postgres import PostgresRepository, PostgresStore  # noqa: E402
 from tests.conftest import TOKEN  # noqa: E402
 from tests.emulator.server import Emulator  # noqa: E402
 from tests.newsserver import NewsServer, rss  # noqa: E402
@@ -199,7 +200,7 @@ def run_bot(url: str, folder: Path, seconds: float) -> dict[str, float]:
             "tracebacks": tracebacks, "exit": proc.returncode}
 
 
-def lookups(url: str, folder: Path, count: int = 300) -> dict[str, float]:
+async def lookups(url: str, folder: Path, count: int = 300) -> dict[str, float]:
     """Follower lookup with the bot's own code, and durable votes."""
     settings = load_settings(write_scale_config(folder, "http://127.0.0.1:9/rss.xml"), env={})
     repo = PostgresRepository(url)
@@ -218,7 +219,7 @@ def lookups(url: str, folder: Path, count: int = 300) -> dict[str, float]:
                           summary=("A sentence.",), topics=(f"t{topic}",), published_at=now,
                           ingested_at=now, text="A sentence.")
         began = time.perf_counter()
-        found = delivery.targets(article)
+        found = await delivery.targets(article)
         took = (time.perf_counter() - began) * 1000
         if n == 0:
             first = took  # builds whatever the lookup keeps between articles
@@ -230,9 +231,9 @@ def lookups(url: str, folder: Path, count: int = 300) -> dict[str, float]:
     votes = []
     for n in range(2000):
         began = time.perf_counter()
-        repo.put_vote(Vote(rng.choice(ids), 10_000_000 + n, rng.choice((1, -1)), now))
+        await repo.put_vote(Vote(rng.choice(ids), 10_000_000 + n, rng.choice((1, -1)), now))
         votes.append((time.perf_counter() - began) * 1000)
-    repo.close()
+    await repo.close()
     times.sort()
     votes.sort()
     return {"first_ms": first, "p50_ms": statistics.median(times),
@@ -248,13 +249,13 @@ def main() -> None:
     try:
         server.wait_ready()
         url = server.database()
-        PostgresRepository(url).close()  # the schema
+        PostgresStore(url).close()  # the schema
         filled = populate(url, chats, articles)
         print(f"filled: {filled}", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             bot = run_bot(url, Path(tmp), seconds)
             print(f"bot: {bot}", flush=True)
-            look = lookups(url, Path(tmp))
+            look = asyncio.run(lookups(url, Path(tmp)))
             print(f"lookups: {look}", flush=True)
         with psycopg.connect(url) as conn:
             size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]

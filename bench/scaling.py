@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bench.fanout import seed_followers  # noqa: E402
 from bench.ingest import build_site  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from bot.storage.postgres import PostgresRepository  # noqa: E402
+from bot.storage.postgres import PostgresStore  # noqa: E402
 from tests.conftest import TOKEN, write_config  # noqa: E402
 from tests.emulator.server import Emulator  # noqa: E402
 from tests.newsserver import NewsServer, article_page, rss  # noqa: E402
@@ -126,7 +126,7 @@ def ingest_rate(server: TestPostgres, urls: list[str], items: int, cores: list[i
     config.write_text(config.read_text().replace("timeout_seconds = 5", "timeout_seconds = 60"))
     expected = len(urls) * items
     procs = start_bots(config, url, emulator, cores, "ingest", folder)
-    repo = PostgresRepository(url, lock="none")
+    repo = PostgresStore(url, lock="none")
     deadline = time.monotonic() + 1800
     try:
         time.sleep(3.0)  # start-up: imports, the store, the first worker processes
@@ -163,7 +163,7 @@ def tree_cpu(pid: int) -> float:
 def lease_overhead(server: TestPostgres, rounds: int = 2000) -> dict[str, float]:
     """Milliseconds per feed poll for the lease statements, and per NOTIFY."""
     url = server.database()
-    repo = PostgresRepository(url, lock="none")
+    repo = PostgresStore(url, lock="none")
     try:
         started = time.perf_counter()
         for i in range(rounds):
@@ -192,7 +192,7 @@ def fan_out(server: TestPostgres, private: int, groups: int, articles: int,
     folder.mkdir()
     site.set("/feed.xml", rss("Bench", []), "application/rss+xml")
     config = write_config(folder, [(f"{site.url}/feed.xml", "Bench")], interval=2)
-    repo = PostgresRepository(url)
+    repo = PostgresStore(url)
     seed_followers(repo, emulator, private, groups)
     repo.close()
     procs = start_bots(config, url, emulator, [None, None, None], "all", folder)

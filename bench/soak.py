@@ -64,7 +64,7 @@ from bot.clock import ScaledClock  # noqa: E402
 from bot.models import Chat, ChatKey, ChatType, DeliveryMode, QuietHours  # noqa: E402
 from bot.render import parse_vote  # noqa: E402
 from bot.storage.base import Repository  # noqa: E402
-from bot.storage.tinydb_store import TinyDBRepository  # noqa: E402
+from bot.storage.tinydb_store import TinyDBStore  # noqa: E402
 from bot.texts import text as ui_text  # noqa: E402
 from tests.emulator.server import Emulator, QuietHandler, QuietHTTPServer, Sent  # noqa: E402
 
@@ -634,10 +634,10 @@ class Database:
     def open(self, data: Path, clock: ScaledClock, *, sole: bool = False) -> Repository:
         """The store, opened beside running bots (a database) or alone (a data folder)."""
         if self.url is None:
-            return TinyDBRepository(data, clock)
-        from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+            return TinyDBStore(data, clock)
+        from bot.storage.postgres import PostgresStore  # noqa: PLC0415
 
-        return PostgresRepository(self.url, clock, lock="sole" if sole else "none")
+        return PostgresStore(self.url, clock, lock="sole" if sole else "none")
 
     def size(self, data: Path) -> int:
         """Bytes on disk: the data folder, or the database."""

@@ -31,7 +31,7 @@ from bench.memory import peak_rss_mb  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from bot.models import Article, Chat, ChatKey, ChatType, Vote  # noqa: E402
 from bot.storage import codec  # noqa: E402
-from bot.storage.tinydb_store import TinyDBRepository  # noqa: E402
+from bot.storage.tinydb_store import TinyDBStore  # noqa: E402
 
 CHATS, ARTICLES, VOTES, PROBE = 10_000, 100_000, 1_000_000, 2_000
 WRITERS = 16
@@ -51,7 +51,7 @@ def article(i: int) -> Article:
 
 
 def populate(folder: Path) -> None:
-    repo = TinyDBRepository(folder)
+    repo = TinyDBStore(folder)
     with repo.batch():
         for c in range(CHATS):
             repo.put_chat(Chat(ChatKey(c + 1), ChatType.PRIVATE, topics=frozenset({"belarus"})))
@@ -70,7 +70,7 @@ def populate(folder: Path) -> None:
 
 def probe_tinydb(folder: str) -> dict[str, float]:
     started = time.perf_counter()
-    repo = TinyDBRepository(folder)
+    repo = TinyDBStore(folder)
     opened = time.perf_counter() - started
     rng = random.Random(2)
     lat, total = time_votes(lambda n: repo.put_vote(
@@ -180,9 +180,9 @@ def populate_postgres(url: str) -> None:
     """The same data, through COPY (the repository's one-at-a-time calls would take minutes)."""
     import psycopg  # noqa: PLC0415
 
-    from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+    from bot.storage.postgres import PostgresStore  # noqa: PLC0415
 
-    PostgresRepository(url).close()  # creates the schema
+    PostgresStore(url).close()  # creates the schema
     rng = random.Random(1)
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         with cur.copy("COPY chats (chat_id, thread_id, doc) FROM STDIN") as copy:
@@ -210,10 +210,10 @@ def populate_postgres(url: str) -> None:
 
 
 def probe_postgres(url: str) -> dict[str, float]:
-    from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+    from bot.storage.postgres import PostgresStore  # noqa: PLC0415
 
     started = time.perf_counter()
-    repo = PostgresRepository(url)
+    repo = PostgresStore(url)
     repo.article_count()
     opened = time.perf_counter() - started
     rng = random.Random(2)
@@ -224,7 +224,7 @@ def probe_postgres(url: str) -> dict[str, float]:
 
     def voter() -> Callable[[int], object]:
         # These stand for several processes writing to one database.
-        other = PostgresRepository(url, lock="none")
+        other = PostgresStore(url, lock="none")
         local = random.Random()
         return lambda n: other.put_vote(
             Vote(f"{local.randrange(ARTICLES):012x}", 7_000_000 + n, -1, NOW))

@@ -142,17 +142,17 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if settings.storage.url is not None:
-        from bot.storage.postgres import SCHEMA_VERSION, PostgresRepository  # noqa: PLC0415
+        from bot.storage.postgres import SCHEMA_VERSION, PostgresStore  # noqa: PLC0415
 
         url = settings.storage.url.reveal()
         register_secret(database_password(url), "***")
         # Not exclusive: the doctor may look at a database a running bot is using.
-        repo = PostgresRepository(url, lock="none")
+        store = PostgresStore(url, lock="none")
         try:
-            version = repo.schema_version()
-            articles = repo.article_count()
+            version = store.schema_version()
+            articles = store.article_count()
         finally:
-            repo.close()
+            store.close()
         if version != SCHEMA_VERSION:
             return _fail(f"{masked(url)}: schema {version}, this newsbot has {SCHEMA_VERSION}")
         print(f"{masked(url)}: ok (schema {version}, {articles} articles)")

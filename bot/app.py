@@ -9,6 +9,7 @@ import logging
 import secrets
 import signal
 import time
+from collections import deque
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,7 +40,7 @@ from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
 from bot.stats import StatsService
 from bot.stopping import StopSignals
-from bot.storage.opening import open_repository, open_second_connection
+from bot.storage.opening import open_lease_store, open_repository
 from bot.texts import text
 from bot.votes import VoteService
 from bot.web import HttpEndpoint, metrics_app, webhook_app
@@ -105,7 +106,10 @@ class NewsbotApp:
         self.clock = clock or SystemClock()
         self.role = role
         self.holder = process_name()
-        self.repo = open_repository(settings.storage, self.clock)
+        # Durations of durable writes since the last scrape (``/metrics``), bounded.
+        self._write_seconds: deque[float] = deque(maxlen=10_000)
+        self.repo = open_repository(settings.storage, self.clock,
+                                    on_write=self._write_seconds.append)
         try:
             chats = ChatService(self.repo, settings, self.clock)
             self.delivery = DeliveryService(self.repo, settings, self.clock, chats)
@@ -124,17 +128,16 @@ class NewsbotApp:
                 on_new_articles=self.delivery.kick)
             self.application = self._build_application()
         except BaseException:
-            self.repo.close()
+            self.repo.core.close()  # nothing has run on the event loop yet
             raise
         # Nothing is sent until this process leads (at once on a data folder).
         self.delivery.dispatching = False
         self.leader: LeaderRole | None = None
         if role != "ingest":
             try:
-                self._lease_store = open_second_connection(self.repo, settings.storage,
-                                                           self.clock)
+                self._lease_store = open_lease_store(self.repo, settings.storage, self.clock)
             except BaseException:
-                self.repo.close()
+                self.repo.core.close()
                 raise
             self.leader = LeaderRole(self._lease_store, self.holder, self._lead,
                                      self._stand_by)
@@ -152,23 +155,24 @@ class NewsbotApp:
                 MetricsExposition(self._snapshot), self._health))
         self.webhook: HttpEndpoint | None = None
 
-    def _snapshot(self) -> Snapshot:
+    async def _snapshot(self) -> Snapshot:
         d = self.delivery
+        write_seconds = list(self._write_seconds)
+        self._write_seconds.clear()
         return Snapshot(
             feeds_polled=self.ingestor.polled_total, feeds_failed=self.ingestor.failed_total,
             articles_ingested=self.ingestor.ingested_total, sent=d.sent_total,
             failed=d.failed_total, retried=d.retried_total, throttled=d.throttled_total,
             # A count, not the pending records themselves: a scrape must not read the queue.
-            queue_depth=self.repo.delivery_counts()[DeliveryStatus.PENDING.value],
-            votes=self.repo.vote_count(),
-            write_seconds=self.repo.take_write_latencies())
+            queue_depth=(await self.repo.delivery_counts())[DeliveryStatus.PENDING.value],
+            votes=await self.repo.vote_count(), write_seconds=write_seconds)
 
-    def _health(self) -> list[str]:
+    async def _health(self) -> list[str]:
         now = self.clock.now()
         # The oldest waiting chats only: a chat held by quiet hours or a digest waits by
         # design, and a scrape must not read the whole queue.
-        ready = [oldest for key, oldest in self.repo.oldest_pending(HEALTH_LOOK)
-                 if (chat := self.repo.get_chat(key)) is not None
+        ready = [oldest for key, oldest in await self.repo.oldest_pending(HEALTH_LOOK)
+                 if (chat := await self.repo.get_chat(key)) is not None
                  and self.delivery.instant_ready(chat, now)]
         interval = max((f.interval_seconds for f in self.settings.feeds), default=600)
         return health_problems(now, self.feeds.last_poll if self.settings.feeds else now,
@@ -196,11 +200,11 @@ class NewsbotApp:
         return application
 
     # ------------------------------------------------------------------ jobs
-    def _schedule_jobs(self) -> None:
-        """Every process's jobs: its feed polls (unless ``--role bot``) and checkpoints."""
+    async def _schedule_jobs(self) -> None:
+        """Every process's jobs: its feed polls (unless ``--role bot``) and the store's upkeep."""
         jq = self.application.job_queue
         assert jq is not None
-        self.feeds.start(jq)
+        await self.feeds.start(jq)
         jq.run_repeating(self._checkpoint_job, interval=CHECKPOINT_SECONDS,
                          first=CHECKPOINT_SECONDS, name="checkpoint")
 
@@ -230,28 +234,28 @@ class NewsbotApp:
 
     async def _wake_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         with contextlib.suppress(StorageError):  # the store is away; the next one retries
-            self.delivery.kick()
+            await self.delivery.kick()
 
     async def _checkpoint_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        self.repo.checkpoint()
+        await self.repo.maintain()
         if context.job_queue is not None and not self._stop.is_set():
-            self.feeds.ensure(context.job_queue)
+            await self.feeds.ensure(context.job_queue)
 
     async def _prune_job(self, _context: ContextTypes.DEFAULT_TYPE) -> None:
         cutoff = self.clock.now() - timedelta(days=self.settings.storage.retention_days)
-        dropped = self.repo.prune(cutoff)
+        dropped = await self.repo.prune(cutoff)
         if dropped:
             log.info("pruned old articles", extra={"count": dropped})
 
     async def _alerts_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         now = self.clock.now()
         names = {f.url: f.name for f in self.settings.feeds}
-        alerts = self.alerts.feeds(self.repo.feed_states(), names, now)
+        alerts = self.alerts.feeds(await self.repo.feed_states(), names, now)
         alerts += self.alerts.deliveries(self.delivery.failed_total, now)
         for alert in alerts:
             log.warning("admin alert", extra={"alert": alert.key, **alert.params})
             for admin in self.settings.telegram.admins:
-                chat = self.repo.get_chat(ChatKey(admin))
+                chat = await self.repo.get_chat(ChatKey(admin))
                 message = text(alert.key, chat.ui_language if chat else None, **alert.params)
                 try:
                     async with self.delivery.pacer.slot(admin, private=True):
@@ -317,7 +321,7 @@ class NewsbotApp:
             if webhook and self.role != "ingest":
                 # Every process serves the webhook: a load balancer may pick any of them.
                 await self._serve_webhook(webhook)
-            self._schedule_jobs()
+            await self._schedule_jobs()
             if self.leader is not None:
                 self.leader.start()
             settle_start_up_heap()
@@ -334,7 +338,7 @@ class NewsbotApp:
         """
         self._schedule_leader_jobs()
         self.delivery.dispatching = True
-        self.delivery.kick()
+        await self.delivery.kick()
         if self.repo.shared:
             self._listener = asyncio.create_task(self._listen_for_deliveries(),
                                                  name="pending-listener")
@@ -374,7 +378,7 @@ class NewsbotApp:
                 continue  # a burst: the look just made (or the next wake job) covers it
             last = time.monotonic()
             with contextlib.suppress(StorageError):
-                self.delivery.kick()
+                await self.delivery.kick()
 
     async def _stand_by(self) -> None:
         """Stop leading: no more getUpdates, sending or scheduled jobs from this process."""
@@ -399,7 +403,7 @@ class NewsbotApp:
         """
         configured = self.settings.webhook_secret
         secret = configured.reveal() if configured is not None else \
-            self.repo.shared_value("webhook_secret", secrets.token_urlsafe(32))
+            await self.repo.shared_value("webhook_secret", secrets.token_urlsafe(32))
         register_secret(secret)
         self._webhook_secret = secret
         # The proxy forwards the public URL's path; Telegram posts exactly there.
@@ -480,6 +484,6 @@ class NewsbotApp:
             self.leader.release()
         await self.fetcher.close()
         await self.ingestor.close()
-        if self.leader is not None and self._lease_store is not self.repo:
+        if self.leader is not None and self._lease_store is not self.repo.core:
             self._lease_store.close()
-        self.repo.close()
+        await self.repo.close()

@@ -65,49 +65,49 @@ class ChatService:
         self._own_matcher: tuple[int, TopicMatcher] | None = None
 
     # -------------------------------------------------------------- lookup
-    def get(self, key: ChatKey) -> Chat | None:
+    async def get(self, key: ChatKey) -> Chat | None:
         """Return a stored chat."""
-        return self.repo.get_chat(key)
+        return await self.repo.get_chat(key)
 
-    def ensure(self, key: ChatKey, chat_type: ChatType, title: str = "",
+    async def ensure(self, key: ChatKey, chat_type: ChatType, title: str = "",
                language_code: str | None = None) -> Chat:
         """Return the chat, creating it with the configured defaults, and reactivate it."""
-        chat = self.repo.get_chat(key)
+        chat = await self.repo.get_chat(key)
         if chat is None:
             d = self.settings.delivery
             chat = Chat(key=key, type=chat_type, title=title[:128], mode=d.mode,
                         digest_time=d.digest_time, timezone=d.timezone,
                         ui_language=ui_language_of(language_code),
                         created_at=self.clock.now(), digest_since=self.clock.now())
-            self.repo.put_chat(chat)
+            await self.repo.put_chat(chat)
         elif not chat.active:
-            chat = self._edit(chat, ChatEdit.setting(active=True))
+            chat = await self._edit(chat, ChatEdit.setting(active=True))
             self.invalidate()  # its keyword topics count again
         return chat
 
-    def _edit(self, chat: Chat, edit: ChatEdit) -> Chat:
+    async def _edit(self, chat: Chat, edit: ChatEdit) -> Chat:
         """Make one change to the chat as stored now (not to ``chat``, which may be stale)."""
-        changed = self.repo.edit_chat(chat.key, edit)
+        changed = await self.repo.edit_chat(chat.key, edit)
         if changed is None:  # gone meanwhile (a migration): the change makes it again
             changed = edit.apply(chat)
-            self.repo.put_chat(changed)
+            await self.repo.put_chat(changed)
         return changed
 
-    def own_matcher(self) -> TopicMatcher:
+    async def own_matcher(self) -> TopicMatcher:
         """A matcher over every chat's keyword topics, owners ``<chat key>|<topic id>``."""
-        version = self.repo.subscriptions_version
+        version = await self.repo.subscriptions_version()
         if self._own_matcher is None or self._own_matcher[0] != version:
             matcher = TopicMatcher()
-            for chat in self.repo.chats_with_own_topics():  # active ones only
+            for chat in await self.repo.chats_with_own_topics():  # active ones only
                 for topic in chat.own_topics:
                     matcher.add(topic, owner=f"{chat.key.encode()}|{topic.id}")
             self._own_matcher = (version, matcher)
         return self._own_matcher[1]
 
-    def own_topic_hits(self, title: str, body: str) -> list[tuple[ChatKey, str]]:
+    async def own_topic_hits(self, title: str, body: str) -> list[tuple[ChatKey, str]]:
         """Return ``(chat, own topic id)`` for each chat's first keyword topic in a text."""
         hits: dict[ChatKey, str] = {}
-        for owner in self.own_matcher().match(title, body):
+        for owner in (await self.own_matcher()).match(title, body):
             key_text, _, topic_id = owner.partition("|")
             hits.setdefault(ChatKey.decode(key_text), topic_id)
         return list(hits.items())
@@ -121,46 +121,46 @@ class ChatService:
         """Find a shipped topic by id, name or alias."""
         return find_topic(self.topics.values(), query)
 
-    def follow(self, chat: Chat, query: str) -> tuple[Chat, Topic, bool]:
+    async def follow(self, chat: Chat, query: str) -> tuple[Chat, Topic, bool]:
         """Subscribe to a shipped topic. Returns (chat, topic, newly followed)."""
         topic = self.find(query)
         if topic is None:
             raise CommandError("unknown_topic", query=query[:100])
         if topic.id in chat.topics:
             return chat, topic, False
-        return self._edit(chat, ChatEdit(follow=frozenset({topic.id}))), topic, True
+        return await self._edit(chat, ChatEdit(follow=frozenset({topic.id}))), topic, True
 
-    def unfollow(self, chat: Chat, query: str) -> tuple[Chat, str, bool]:
+    async def unfollow(self, chat: Chat, query: str) -> tuple[Chat, str, bool]:
         """Unsubscribe from a shipped or keyword topic. Returns (chat, its name, was followed)."""
         if _QUOTED.search(query):
             phrases = [" ".join(p.split()) for p in _QUOTED.findall(query) if p.strip()]
             wanted = " ".join(tokens(phrases[0])) if phrases else ""
             for own in chat.own_topics:
                 if any(" ".join(tokens(a)) == wanted for a in own.aliases):
-                    return self._drop_own(chat, own), own.name, True
+                    return await self._drop_own(chat, own), own.name, True
             return chat, phrases[0] if phrases else query, False
         topic = self.find(query)
         if topic is None:
             for own in chat.own_topics:
                 if " ".join(tokens(own.name)) == " ".join(tokens(query)):
-                    return self._drop_own(chat, own), own.name, True
+                    return await self._drop_own(chat, own), own.name, True
             raise CommandError("unknown_topic", query=query[:100])
         if topic.id not in chat.topics:
             return chat, topic.name, False
-        return (self._edit(chat, ChatEdit(unfollow=frozenset({topic.id}))), topic.name,
+        return (await self._edit(chat, ChatEdit(unfollow=frozenset({topic.id}))), topic.name,
                 True)
 
-    def _drop_own(self, chat: Chat, own: Topic) -> Chat:
+    async def _drop_own(self, chat: Chat, own: Topic) -> Chat:
         self.invalidate()  # the keyword matcher must forget it
-        return self._edit(chat, ChatEdit(drop_own=frozenset({own.id})))
+        return await self._edit(chat, ChatEdit(drop_own=frozenset({own.id})))
 
-    def unfollow_all(self, chat: Chat) -> tuple[Chat, int]:
+    async def unfollow_all(self, chat: Chat) -> tuple[Chat, int]:
         """Drop every subscription. Returns the chat and how many were dropped."""
         count = len(chat.topics) + len(chat.own_topics)
         self.invalidate()
-        return self._edit(chat, ChatEdit(clear_subscriptions=True)), count
+        return await self._edit(chat, ChatEdit(clear_subscriptions=True)), count
 
-    def add_own_topic(self, chat: Chat, args: str) -> tuple[Chat, Topic, bool]:
+    async def add_own_topic(self, chat: Chat, args: str) -> tuple[Chat, Topic, bool]:
         """Create a keyword topic from ``"phrase" -word`` arguments."""
         phrases, excludes = parse_own_topic(args)
         topic = Topic(own_topic_id(phrases), " / ".join(phrases), tuple(phrases),
@@ -170,38 +170,39 @@ class ChatService:
                 if own == topic:
                     return chat, own, False
                 self.invalidate()
-                return self._edit(chat, ChatEdit(put_own=(topic,))), topic, True
+                return await self._edit(chat, ChatEdit(put_own=(topic,))), topic, True
         if len(chat.own_topics) >= MAX_OWN_TOPICS:
             raise CommandError("own_limit", limit=MAX_OWN_TOPICS)
         self.invalidate()
-        return self._edit(chat, ChatEdit(put_own=(topic,))), topic, True
+        return await self._edit(chat, ChatEdit(put_own=(topic,))), topic, True
 
     # -------------------------------------------------------------- settings
-    def set_digest(self, chat: Chat, arg: str) -> Chat:
+    async def set_digest(self, chat: Chat, arg: str) -> Chat:
         """``HH:MM`` switches to a daily digest; ``off`` back to instant alerts."""
         if arg.lower() == "off":
-            return self._edit(chat, ChatEdit.setting(mode=DeliveryMode.INSTANT))
+            return await self._edit(chat, ChatEdit.setting(mode=DeliveryMode.INSTANT))
         try:
             at = parse_hhmm(arg)
         except ValueError:
             raise CommandError("digest_bad") from None
-        return self._edit(chat, ChatEdit.setting(mode=DeliveryMode.DIGEST,
+        return await self._edit(chat, ChatEdit.setting(mode=DeliveryMode.DIGEST,
                                                  digest_time=at.strftime("%H:%M"),
                                                  digest_since=self.clock.now()))
 
-    def set_timezone(self, chat: Chat, name: str) -> Chat:
+    async def set_timezone(self, chat: Chat, name: str) -> Chat:
         """Set the chat's IANA time zone; an empty name asks for one."""
         if not name:
             raise CommandError("timezone_usage", tz=chat.timezone)
         zone = canonical_timezone(name)
         if zone is None:
             raise CommandError("timezone_bad", tz=name[:64])
-        return self._edit(chat, ChatEdit.setting(timezone=zone, digest_since=self.clock.now()))
+        return await self._edit(chat, ChatEdit.setting(timezone=zone,
+                                                       digest_since=self.clock.now()))
 
-    def set_languages(self, chat: Chat, codes: list[str]) -> Chat:
+    async def set_languages(self, chat: Chat, codes: list[str]) -> Chat:
         """Restrict delivery to ISO 639-1 languages (``any`` lifts the filter)."""
         if not codes or [c.lower() for c in codes] == ["any"]:
-            return self._edit(chat, ChatEdit.setting(languages=()))
+            return await self._edit(chat, ChatEdit.setting(languages=()))
         langs: list[str] = []
         for code in codes:
             low = code.lower().strip(",")
@@ -209,12 +210,12 @@ class ChatService:
                 raise CommandError("lang_bad", code=code[:20])
             if low not in langs:
                 langs.append(low)
-        return self._edit(chat, ChatEdit.setting(languages=tuple(langs[:20])))
+        return await self._edit(chat, ChatEdit.setting(languages=tuple(langs[:20])))
 
-    def set_quiet(self, chat: Chat, arg: str) -> Chat:
+    async def set_quiet(self, chat: Chat, arg: str) -> Chat:
         """``HH:MM-HH:MM`` holds instant alerts in that local window; ``off`` removes it."""
         if arg.lower() == "off":
-            return self._edit(chat, ChatEdit.setting(quiet=None))
+            return await self._edit(chat, ChatEdit.setting(quiet=None))
         start, sep, end = arg.partition("-")
         try:
             if not sep:
@@ -225,28 +226,28 @@ class ChatService:
         if a == b:
             raise CommandError("quiet_bad")
         quiet = QuietHours(a.strftime("%H:%M"), b.strftime("%H:%M"))
-        return self._edit(chat, ChatEdit.setting(quiet=quiet))
+        return await self._edit(chat, ChatEdit.setting(quiet=quiet))
 
-    def set_ui_language(self, chat: Chat, code: str) -> Chat:
+    async def set_ui_language(self, chat: Chat, code: str) -> Chat:
         """Set the bot's interface language for the chat."""
         low = code.lower()
         if low not in UI_LANGUAGES:
             raise CommandError("language_bad")
-        return self._edit(chat, ChatEdit.setting(ui_language=low))
+        return await self._edit(chat, ChatEdit.setting(ui_language=low))
 
-    def set_images(self, chat: Chat, mode: str) -> Chat:
+    async def set_images(self, chat: Chat, mode: str) -> Chat:
         """Set how lead images are shown."""
         try:
             value = ImageMode(mode.lower())
         except ValueError:
             raise CommandError("images_bad") from None
-        return self._edit(chat, ChatEdit.setting(images=value))
+        return await self._edit(chat, ChatEdit.setting(images=value))
 
-    def deactivate(self, key: ChatKey) -> None:
+    async def deactivate(self, key: ChatKey) -> None:
         """Mark a chat inactive (it blocked the bot, was deleted, or the thread is gone)."""
-        chat = self.repo.get_chat(key)
+        chat = await self.repo.get_chat(key)
         if chat is not None and chat.active:
-            self.repo.edit_chat(key, ChatEdit.setting(active=False))
+            await self.repo.edit_chat(key, ChatEdit.setting(active=False))
             self.invalidate()
 
     def recent_window(self) -> timedelta:

@@ -15,7 +15,7 @@ from bot.storage.tinydb_store import (
     JOURNAL,
     SCHEMA_VERSION,
     TABLE,
-    TinyDBRepository,
+    TinyDBStore,
 )
 
 
@@ -98,7 +98,7 @@ def run_doctor(folder: Path, *, repair: bool) -> DoctorReport:
         report.files += 1
     if not report.problems or repair:
         try:
-            TinyDBRepository(folder).close()
+            TinyDBStore(folder).close()
         except StorageError as exc:
             report.problems.append(str(exc))
     return report

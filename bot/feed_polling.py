@@ -13,7 +13,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,7 +49,7 @@ class FeedScheduler:
 
     def __init__(self, feeds: tuple[FeedConfig, ...], repo: Repository, ingestor: Ingestor, *,
                  clock: Clock, holder: str, timer: Callable[[float], float],
-                 on_new_articles: Callable[[], None]) -> None:
+                 on_new_articles: Callable[[], Awaitable[None]]) -> None:
         self.feeds = feeds
         self.repo = repo
         self.ingestor = ingestor
@@ -62,11 +62,11 @@ class FeedScheduler:
         self._poll_started: dict[str, float] = {}
         self._stopping = False
 
-    def start(self, jq: JobQueue[Any]) -> None:
+    async def start(self, jq: JobQueue[Any]) -> None:
         """Schedule each feed's first poll: when its stored state says, spread a little."""
         rng = random.Random()
         for feed in self.feeds:
-            state = self.repo.get_feed_state(feed.url)
+            state = await self.repo.get_feed_state(feed.url)
             delay = rng.uniform(0.2, FIRST_POLL_SPREAD)
             if state and state.next_poll_at:
                 wait = (state.next_poll_at - self.clock.now()).total_seconds()
@@ -77,7 +77,7 @@ class FeedScheduler:
         """Schedule no more polls; a poll cut short by the shutdown is logged, not raised."""
         self._stopping = True
 
-    def ensure(self, jq: JobQueue[Any]) -> None:
+    async def ensure(self, jq: JobQueue[Any]) -> None:
         """Put back any feed whose poll chain is missing (belt and braces; logs loudly)."""
         now = time.monotonic()
         for feed in self.feeds:
@@ -98,7 +98,7 @@ class FeedScheduler:
         jq.run_once(self._poll_job, when=delay, data=feed, name=f"poll:{feed.url}",
                     job_kwargs={"misfire_grace_time": None, "coalesce": True})
 
-    def _claim(self, feed: FeedConfig) -> bool:
+    async def _claim(self, feed: FeedConfig) -> bool:
         """Whether this process polls the feed now: its lease is ours and the poll is due.
 
         On a shared database another process may hold the lease (polling it now) or may just
@@ -108,12 +108,12 @@ class FeedScheduler:
             return True
         lease = f"feed:{feed.url}"
         try:
-            if not self.repo.try_lease(lease, self.holder, FEED_LEASE_SECONDS):
+            if not await self.repo.try_lease(lease, self.holder, FEED_LEASE_SECONDS):
                 return False
-            state = self.repo.get_feed_state(feed.url)
+            state = await self.repo.get_feed_state(feed.url)
             if state and state.next_poll_at and \
                     state.next_poll_at > self.clock.now() + timedelta(seconds=0.05):
-                self.repo.release_lease(lease, self.holder)
+                await self.repo.release_lease(lease, self.holder)
                 return False
         except StorageError:
             return False
@@ -124,12 +124,12 @@ class FeedScheduler:
         while True:
             await asyncio.sleep(FEED_RENEW_SECONDS)
             with contextlib.suppress(StorageError):
-                self.repo.try_lease(f"feed:{feed.url}", self.holder, FEED_LEASE_SECONDS)
+                await self.repo.try_lease(f"feed:{feed.url}", self.holder, FEED_LEASE_SECONDS)
 
-    def _release(self, feed: FeedConfig) -> None:
+    async def _release(self, feed: FeedConfig) -> None:
         if self.repo.shared:
             with contextlib.suppress(StorageError):
-                self.repo.release_lease(f"feed:{feed.url}", self.holder)
+                await self.repo.release_lease(f"feed:{feed.url}", self.holder)
 
     async def _poll_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         feed = context.job.data if context.job else None
@@ -138,7 +138,7 @@ class FeedScheduler:
         self._poll_started[feed.url] = time.monotonic()
         claimed = False
         try:
-            claimed = self._claim(feed)
+            claimed = await self._claim(feed)
             if not claimed:
                 return
             renewing = asyncio.create_task(self._keep_lease(feed), name="feed-lease")
@@ -147,10 +147,10 @@ class FeedScheduler:
                 result = await self.ingestor.poll(feed)
             finally:
                 renewing.cancel()
-                self._release(feed)
+                await self._release(feed)
             self.last_poll = self.clock.now()
             if result.articles:
-                self._on_new_articles()
+                await self._on_new_articles()
                 # Where a long poll spent its time (fetch, extract, summarize, ...): a poll
                 # slower than the feed turns over loses items, so operators need to see it.
                 stages = " ".join(f"{name}={secs:.1f}" for name, secs
@@ -170,12 +170,12 @@ class FeedScheduler:
         finally:
             self._polling.discard(feed.url)
             if not self._stopping and context.job_queue is not None:
-                self._schedule(context.job_queue, feed, self._next_wait(feed, claimed))
+                self._schedule(context.job_queue, feed, await self._next_wait(feed, claimed))
 
-    def _next_wait(self, feed: FeedConfig, claimed: bool) -> float:
+    async def _next_wait(self, feed: FeedConfig, claimed: bool) -> float:
         """Seconds to this feed's next poll, from its state as stored now."""
         try:
-            state = self.repo.get_feed_state(feed.url)
+            state = await self.repo.get_feed_state(feed.url)
         except StorageError:
             state = None  # the store is away: poll again after the usual interval
         if state and state.last_success and (self.last_poll is None

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Container, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -185,7 +185,7 @@ class Ingestor:
 
     def __init__(self, settings: Settings, fetcher: Fetcher, clock: Clock,
                  repo: Repository | None = None, *, workers: int = 0,
-                 plan: Callable[[Article], list[Delivery]] | None = None) -> None:
+                 plan: Callable[[Article], Awaitable[list[Delivery]]] | None = None) -> None:
         self.settings = settings
         # Who gets a new article: its pending deliveries are stored in the one call that
         # stores it, so an article is never stored without them (a crash between the two
@@ -218,10 +218,10 @@ class Ingestor:
     def _see(self, key: str, value: str) -> None:
         remember_bounded(self._seen_keys, key, value, SEEN_KEYS_MAX)
 
-    def _known(self, key: str) -> bool:
+    async def _known(self, key: str) -> bool:
         if key in self._seen_keys:
             return True
-        return self.repo is not None and self.repo.article_for_key(key) is not None
+        return self.repo is not None and await self.repo.article_for_key(key) is not None
 
     async def _cpu(self, fn: Callable[..., T], *args: Any) -> T:
         if self._pool is None:
@@ -269,7 +269,7 @@ class Ingestor:
 
         return list(await asyncio.gather(*(one(f) for f in feeds or self.settings.feeds)))
 
-    def _warm_clusters(self) -> None:
+    async def _warm_clusters(self) -> None:
         """Load recent stories into the index.
 
         All of them once (a restart must not forget stories in flight); then, on a shared
@@ -281,13 +281,13 @@ class Ingestor:
         if self._clusters_warm:
             if self.repo.shared and time.monotonic() - self._stored_looked >= 1.0:
                 self._stored_looked = time.monotonic()
-                others, self._stored_mark = self.repo.stories_stored_after(self._stored_mark)
+                others, self._stored_mark = await self.repo.stories_stored_after(self._stored_mark)
                 for story in others:
                     self._remember_story(story)
             return
         self._clusters_warm = True
         if self.repo.shared:
-            _none, self._stored_mark = self.repo.stories_stored_after(None)
+            _none, self._stored_mark = await self.repo.stories_stored_after(None)
         # Newest first, a page at a time, keeping only what the index keeps: reading all of
         # its 20,000 articles at once raised the bot's RSS by 70 MB for good (bench/scale.py).
         since = self.clock.now() - STORY_WINDOW
@@ -295,7 +295,7 @@ class Ingestor:
         seen: set[str] = set()
         until = None
         while len(entries) < MAX_STORIES:
-            page = self.repo.articles_since(since, until=until, newest=WARM_PAGE)
+            page = await self.repo.articles_since(since, until=until, newest=WARM_PAGE)
             fresh = [a for a in reversed(page) if a.id not in seen]
             if not fresh:
                 break
@@ -319,16 +319,17 @@ class Ingestor:
         the listing), then item by item: its page fetched and extracted, language, topics
         and summary, and the article recorded with its deliveries in one storage call.
         """
-        self._warm_clusters()
+        await self._warm_clusters()
         result = FeedResult(feed, ok=True)
         self.polled_total += 1
         now = self.clock.now()
-        state = (self.repo.get_feed_state(feed.url) if self.repo else None) or FeedState(feed.url)
+        saved = await self.repo.get_feed_state(feed.url) if self.repo else None
+        state = saved or FeedState(feed.url)
         try:
             resp = await self._fetch_feed(feed, state, result)
             if resp.not_modified:
                 result.not_modified = True
-                self._save_state(replace(
+                await self._save_state(replace(
                     state, last_success=now, failures=0, failing_since=None,
                     next_poll_at=next_poll(now, feed.interval_seconds, max_age=resp.max_age())))
                 return result
@@ -339,7 +340,7 @@ class Ingestor:
             listing = [(item, self._item_keys(feed, item)) for item in parsed.items]
             # One look-up in the store for the whole listing (not one per key): the keys of
             # the items neither in the last listing nor seen by this process.
-            stored = self._stored_keys(
+            stored = await self._stored_keys(
                 k for _item, keys in listing if article_id(keys[0]) not in state.listed
                 for k in keys if k not in self._seen_keys)
             fresh = [item for item, keys in listing if not already_handled(
@@ -351,7 +352,7 @@ class Ingestor:
                                if already_handled(keys, state.listed, self._seen_keys, stored))
             # An item left undone (an error, or a shutdown) must be seen again next time, so
             # then the validators are not updated: a 304 would hide it for good.
-            self._save_state(replace(
+            await self._save_state(replace(
                 state, listed=listed,
                 etag=state.etag if unfinished else resp.headers.get("etag"),
                 last_modified=state.last_modified if unfinished
@@ -367,7 +368,7 @@ class Ingestor:
             failures = state.failures + 1
             log.warning("feed failed", extra={"feed": feed.url, "error": result.error,
                                               "failures": failures})
-            self._save_state(replace(
+            await self._save_state(replace(
                 state, last_error=result.error[:300], last_error_at=now, failures=failures,
                 failing_since=state.failing_since or now,
                 next_poll_at=next_poll(now, feed.interval_seconds, failures=failures)))
@@ -405,7 +406,7 @@ class Ingestor:
                     return True
                 try:
                     built = await self._article(feed, item, result, feed_language, await body)
-                    stored = built is not None and self._record(*built, result)
+                    stored = built is not None and await self._record(*built, result)
                 except (FeedError, StorageError):
                     raise
                 except PageRetryError:
@@ -425,9 +426,9 @@ class Ingestor:
             await bodies.close()
         return unfinished
 
-    def _save_state(self, state: FeedState) -> None:
+    async def _save_state(self, state: FeedState) -> None:
         if self.repo is not None:
-            self.repo.put_feed_state(state)
+            await self.repo.put_feed_state(state)
 
     def _item_keys(self, feed: FeedConfig, item: FeedItem) -> list[str]:
         keys = [f"u:{canonical_url(item.url)}"]
@@ -435,9 +436,9 @@ class Ingestor:
             keys.insert(0, f"g:{feed.url}|{item.guid}")
         return keys
 
-    def _stored_keys(self, keys: Iterable[str]) -> set[str]:
+    async def _stored_keys(self, keys: Iterable[str]) -> set[str]:
         wanted = list(dict.fromkeys(keys))
-        return self.repo.keys_known(wanted) if self.repo is not None and wanted else set()
+        return await self.repo.keys_known(wanted) if self.repo is not None and wanted else set()
 
     async def body(self, feed: FeedConfig, item: FeedItem,
                    result: FeedResult) -> tuple[str, str | None]:
@@ -506,7 +507,7 @@ class Ingestor:
         text, image = body
         title = item.title or (text[:80].rsplit(" ", 1)[0] + "…" if text else item.url)
         hash_key = f"h:{content_hash(title, text)}"
-        if self._known(hash_key):
+        if await self._known(hash_key):
             result.skipped += 1
             for key in keys:
                 self._see(key, hash_key)
@@ -537,11 +538,11 @@ class Ingestor:
         )
         return article, vector
 
-    def _record(self, article: Article, vector: StoryVector, result: FeedResult) -> bool:
+    async def _record(self, article: Article, vector: StoryVector, result: FeedResult) -> bool:
         """Store a new article with its deliveries (one call); False if a copy was first."""
         if self.repo is not None:
-            queued = self.repo.record_article(
-                article, self.plan(article) if self.plan is not None else ())
+            queued = await self.repo.record_article(
+                article, await self.plan(article) if self.plan is not None else ())
             if queued is None:
                 # Another process stored a copy (this page in another feed, or this text)
                 # since the listing was checked: that one is fanned out.

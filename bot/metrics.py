@@ -6,7 +6,7 @@ paths only bump plain integers. ``/healthz`` answers 503 when polling or deliver
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,14 +37,16 @@ class Snapshot:
 class NewsbotCollector(Collector):
     """Turns a ``Snapshot`` into Prometheus metric families."""
 
-    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
-        self._snapshot = snapshot
+    def __init__(self) -> None:
+        self.latest: Snapshot | None = None  # gathered by the scrape before it collects
         self._buckets = [0] * (len(LATENCY_BUCKETS) + 1)
         self._sum = 0.0
 
     def collect(self) -> Iterator[Any]:
         """Yield the metric families."""
-        s = self._snapshot()
+        s = self.latest
+        if s is None:
+            return
         for name, doc, value in (
             ("newsbot_feeds_polled", "Feed polls", s.feeds_polled),
             ("newsbot_feeds_failed", "Failed feed polls", s.feeds_failed),
@@ -90,10 +92,15 @@ def health_problems(now: datetime, last_poll: datetime | None, poll_interval: in
 class MetricsExposition:
     """Renders the Prometheus text for ``/metrics``, on the event loop that owns the figures."""
 
-    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+    def __init__(self, snapshot: Callable[[], Awaitable[Snapshot]]) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(NewsbotCollector(snapshot))
+        self._snapshot = snapshot
+        self._collector = NewsbotCollector()
+        self.registry.register(self._collector)
 
-    def __call__(self) -> tuple[bytes, str]:
+    async def __call__(self) -> tuple[bytes, str]:
         """The body and its content type."""
+        # The figures that need the store are read first (awaited); Prometheus' collect()
+        # is synchronous and only formats them.
+        self._collector.latest = await self._snapshot()
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

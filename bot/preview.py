@@ -56,7 +56,7 @@ async def run_preview(settings: Settings, clock: Clock, *, topic: str | None,
         await ingestor.close()
         await fetcher.close()
         if repo is not None:
-            repo.close()
+            await repo.close()
     order = {feed.url: i for i, feed in enumerate(settings.feeds)}
     done.sort(key=lambda r: order[r.feed.url])
     printed = 0

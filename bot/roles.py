@@ -1,9 +1,9 @@
 """Who does what when several processes run as one bot: leases held in the store.
 
 A lease is a row in the store naming its holder until a time set by the database's clock
-(``Repository.try_lease``). The holder renews it well before it runs out; a process that
-dies stops renewing and another takes the lease over once it has expired. On a data folder
-there is only ever one process, so every lease is granted at once.
+(``SyncStore.try_lease``, on a connection of its own). The holder renews it well before it
+runs out; a process that dies stops renewing and another takes the lease over once it has
+expired. On a data folder there is only ever one process, so every lease is granted at once.
 
 ``LeaderRole`` is the single-holder role of a bot: calling ``getUpdates`` (or registering the
 webhook), sending deliveries and digests, and the periodic jobs. Only one process holds it so
@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.errors import StorageError
 from bot.finishing import cancel_and_wait, join_thread
-from bot.storage.base import Repository
+from bot.storage.core import SyncStore
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class LeaderRole:
         on_loss: Stop them (called once per loss, and at ``stop`` while leading).
     """
 
-    def __init__(self, store: Repository, holder: str, on_gain: Duty, on_loss: Duty, *,
+    def __init__(self, store: SyncStore, holder: str, on_gain: Duty, on_loss: Duty, *,
                  lease_seconds: float = LEASE_SECONDS,
                  renew_seconds: float = RENEW_SECONDS) -> None:
         self.store = store

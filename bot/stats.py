@@ -43,12 +43,12 @@ class StatsService:
         self.settings = settings
         self.clock = clock
 
-    def snapshot(self) -> Stats:
+    async def snapshot(self) -> Stats:
         """Compute the current figures."""
-        tally = self.repo.chat_tally()
+        tally = await self.repo.chat_tally()
         followers = sorted(tally.followers.items(), key=lambda item: (-item[1], item[0]))
-        day = self.repo.articles_count_since(self.clock.now() - timedelta(days=1))
-        states = {s.url: s for s in self.repo.feed_states()}
+        day = await self.repo.articles_count_since(self.clock.now() - timedelta(days=1))
+        states = {s.url: s for s in await self.repo.feed_states()}
         feeds = []
         for feed in self.settings.feeds:
             state = states.get(feed.url)
@@ -60,5 +60,5 @@ class StatsService:
             feeds.append(FeedHealth(feed.name, state.failures == 0, ok_at, state.failures,
                                     state.last_error if state.failures else ""))
         return Stats(tally.active_by_type, tally.inactive, dict(followers),
-                     self.repo.article_count(), day, self.repo.vote_count(),
-                     self.repo.delivery_counts(), feeds)
+                     await self.repo.article_count(), day, await self.repo.vote_count(),
+                     await self.repo.delivery_counts(), feeds)

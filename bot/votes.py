@@ -36,7 +36,7 @@ class VoteService:
         self.repo = repo
         self.clock = clock
 
-    def press(self, data: str, user_id: int) -> VoteResult:
+    async def press(self, data: str, user_id: int) -> VoteResult:
         """Apply one press of a vote button.
 
         Args:
@@ -50,15 +50,15 @@ class VoteService:
         if parsed is None:
             return VoteResult(VoteOutcome.STALE)
         article_id, value = parsed
-        if self.repo.get_article(article_id) is None:
+        if await self.repo.get_article(article_id) is None:
             return VoteResult(VoteOutcome.STALE, article_id)
-        before = self.repo.get_vote(article_id, user_id)
+        before = await self.repo.get_vote(article_id, user_id)
         if before == value:
-            return VoteResult(VoteOutcome.SAME, article_id, self.repo.totals(article_id))
-        totals = self.repo.put_vote(Vote(article_id, user_id, value, self.clock.now()))
+            return VoteResult(VoteOutcome.SAME, article_id, await self.repo.totals(article_id))
+        totals = await self.repo.put_vote(Vote(article_id, user_id, value, self.clock.now()))
         outcome = VoteOutcome.MOVED if before else VoteOutcome.COUNTED
         return VoteResult(outcome, article_id, totals)
 
-    def totals(self, article_id: str) -> VoteTotals:
+    async def totals(self, article_id: str) -> VoteTotals:
         """The article's stored totals now."""
-        return self.repo.totals(article_id)
+        return await self.repo.totals(article_id)

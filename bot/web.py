@@ -68,8 +68,8 @@ def webhook_app(path: str, secret: str, on_update: UpdateSink) -> web.Applicatio
     return app
 
 
-def metrics_app(exposition: Callable[[], tuple[bytes, str]],
-                health: Callable[[], list[str]]) -> web.Application:
+def metrics_app(exposition: Callable[[], Awaitable[tuple[bytes, str]]],
+                health: Callable[[], Awaitable[list[str]]]) -> web.Application:
     """An aiohttp application with ``/metrics`` (Prometheus text) and ``/healthz``.
 
     Args:
@@ -78,11 +78,11 @@ def metrics_app(exposition: Callable[[], tuple[bytes, str]],
     """
 
     async def metrics(_request: web.Request) -> web.Response:
-        body, content_type = exposition()
+        body, content_type = await exposition()
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def healthz(_request: web.Request) -> web.Response:
-        problems = health()
+        problems = await health()
         text = "ok\n" if not problems else "\n".join(problems) + "\n"
         return web.Response(status=200 if not problems else 503, text=text)
 

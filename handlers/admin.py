@@ -17,11 +17,11 @@ def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/stats: subscribers, topics, feeds with health, articles, votes."""
-    lang = ui_language(update, context)
+    lang = await ui_language(update, context)
     if not is_admin(update, context):
         await reply(update, context, text("admins_only", lang))
         return
-    snap = services(context).stats.snapshot()
+    snap = await services(context).stats.snapshot()
     types = ", ".join(f"{k} {v}" for k, v in sorted(snap.active_by_type.items())) or "—"
     followers = ", ".join(f"{k} {v}" for k, v in snap.followers.items()) or "—"
     deliveries = ", ".join(f"{k} {v}" for k, v in sorted(snap.deliveries.items())) or "—"

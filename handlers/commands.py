@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -51,7 +51,7 @@ async def _current_chat(update: Update, context: ContextTypes.DEFAULT_TYPE) -> C
     tg_chat = update.effective_chat
     user = update.effective_user
     title = (tg_chat.title or tg_chat.username or "") if tg_chat else ""
-    return services(context).chats.ensure(key, kind, title,
+    return await services(context).chats.ensure(key, kind, title,
                                           user.language_code if user else None)
 
 
@@ -117,14 +117,14 @@ async def follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await reply(update, context, text("follow_pick", lang), topic_keyboard(chat, context))
             return
         if any(q in args for q in "\"“”«»„"):
-            chat, own, created = s.chats.add_own_topic(chat, args)
+            chat, own, created = await s.chats.add_own_topic(chat, args)
             excluding = text("own_excluding", lang, words=", ".join(own.exclude)) \
                 if own.exclude else ""
             key = "own_created" if created else "own_exists"
             await reply(update, context, text(key, lang, topic=own.name,
                                               excluding=Markup(excluding)))
             return
-        chat, topic, added = s.chats.follow(chat, args)
+        chat, topic, added = await s.chats.follow(chat, args)
     except CommandError as exc:
         await _explain(update, context, chat, exc)
         return
@@ -133,7 +133,7 @@ async def follow(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     await reply(update, context, text("followed", lang, topic=topic.name,
                                       how=Markup(_how(chat))))
-    s.delivery.backfill(chat, topic.id)
+    await s.delivery.backfill(chat, topic.id)
 
 
 async def _explain(update: Update, context: ContextTypes.DEFAULT_TYPE, chat: Chat,
@@ -159,11 +159,11 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
                                           topics=", ".join(names) or text("none", lang)))
         return
     if args.lower() == "all":
-        chat, count = s.chats.unfollow_all(chat)
+        chat, count = await s.chats.unfollow_all(chat)
         await reply(update, context, text("unfollowed_all", lang, count=count))
         return
     try:
-        chat, name, was = s.chats.unfollow(chat, args)
+        chat, name, was = await s.chats.unfollow(chat, args)
     except CommandError as exc:
         await _explain(update, context, chat, exc)
         return
@@ -213,7 +213,7 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         s.delivery.send_digest_soon(chat.key, when_sent)
         return
     try:
-        chat = s.chats.set_digest(chat, args.split()[0])
+        chat = await s.chats.set_digest(chat, args.split()[0])
     except CommandError as exc:
         await _explain(update, context, chat, exc)
         return
@@ -222,17 +222,18 @@ async def digest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                           tz=chat.timezone))
     else:
         await reply(update, context, text("digest_off", lang))
-        s.delivery.kick()
+        await s.delivery.kick()
 
 
 async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE,
-                  change: Callable[[ChatService, Chat, str], Chat]) -> Chat | None:
+                  change: Callable[[ChatService, Chat, str], Awaitable[Chat]]
+                  ) -> Chat | None:
     """Check who may change the chat, apply one settings change, explain a bad argument."""
     chat = await _changeable_chat(update, context)
     if chat is None:
         return None
     try:
-        return change(services(context).chats, chat, command_args(update))
+        return await change(services(context).chats, chat, command_args(update))
     except CommandError as exc:
         await _explain(update, context, chat, exc)
         return None
@@ -275,7 +276,7 @@ async def quiet(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                           end=chat.quiet.end, tz=chat.timezone))
     else:
         await reply(update, context, text("quiet_off", chat.ui_language))
-        services(context).delivery.kick()
+        await services(context).delivery.kick()
 
 
 async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -303,7 +304,7 @@ async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     topic_id = (query.data or "")[len(TOPIC_DATA_PREFIX):]
     topic = s.chats.topics.get(topic_id)
     if topic is None:
-        await query.answer(text("vote_stale", ui_language(update, context)))
+        await query.answer(text("vote_stale", await ui_language(update, context)))
         return
     chat = await _current_chat(update, context)
     if chat is None:
@@ -313,13 +314,13 @@ async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await query.answer(text("not_admin", chat.ui_language), show_alert=True)
         return
     if topic.id in chat.topics:
-        chat, _name, _was = s.chats.unfollow(chat, topic.id)
+        chat, _name, _was = await s.chats.unfollow(chat, topic.id)
         await query.answer(html.unescape(text("unfollowed", chat.ui_language, topic=topic.name)
                                          .replace("<b>", "").replace("</b>", ""))[:200])
     else:
-        chat, _t, _added = s.chats.follow(chat, topic.id)
+        chat, _t, _added = await s.chats.follow(chat, topic.id)
         await query.answer(f"✅ {topic.name}"[:200])
-        s.delivery.backfill(chat, topic.id)
+        await s.delivery.backfill(chat, topic.id)
     if query.message is not None:
         await query.edit_message_reply_markup(topic_keyboard(chat, context))
 

@@ -20,10 +20,10 @@ async def my_membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     s = services(context)
     if change.new_chat_member.status in _GONE:
-        s.delivery.chat_unreachable(change.chat.id, f"bot {change.new_chat_member.status}")
+        await s.delivery.chat_unreachable(change.chat.id, f"bot {change.new_chat_member.status}")
     else:
-        s.chats.ensure(ChatKey(change.chat.id), kind, change.chat.title or "")
-        s.delivery.kick()
+        await s.chats.ensure(ChatKey(change.chat.id), kind, change.chat.title or "")
+        await s.delivery.kick()
 
 
 async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -37,7 +37,7 @@ async def migrated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         old, new = message.migrate_from_chat_id, message.chat.id
     else:
         return
-    services(context).delivery.chat_moved(old, new)
+    await services(context).delivery.chat_moved(old, new)
 
 
 async def any_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -46,9 +46,9 @@ async def any_private_message(update: Update, context: ContextTypes.DEFAULT_TYPE
     if chat is None:
         return
     s = services(context)
-    stored = s.repo.get_chat(ChatKey(chat.id))
+    stored = await s.repo.get_chat(ChatKey(chat.id))
     if stored is not None and not stored.active:
         kind = chat_type(update)
         if kind is not None:
-            s.chats.ensure(stored.key, kind)
-            s.delivery.kick()
+            await s.chats.ensure(stored.key, kind)
+            await s.delivery.kick()

@@ -45,11 +45,11 @@ def chat_type(update: Update) -> ChatType | None:
         return None
 
 
-def ui_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+async def ui_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
     """The chat's chosen UI language, else the user's Telegram language."""
     key = chat_key(update)
     try:
-        chat = services(context).repo.get_chat(key) if key is not None else None
+        chat = await services(context).repo.get_chat(key) if key is not None else None
     except StorageError:
         chat = None  # the store is away: answer in the user's own language meanwhile
     if chat is not None and chat.ui_language:

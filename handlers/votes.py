@@ -27,9 +27,9 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query is None or query.from_user is None:
         return
     s = services(context)
-    lang = ui_language(update, context)
+    lang = await ui_language(update, context)
     try:
-        result = s.votes.press(query.data or "", query.from_user.id)
+        result = await s.votes.press(query.data or "", query.from_user.id)
     except StorageError:
         log.exception("vote not saved")
         await query.answer(text("vote_failed", lang), show_alert=True)
@@ -55,7 +55,7 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # edit repeated until they stand still. Whichever process edits last then re-reads
         # totals that include every vote stored before its edit returned.
         for _ in range(MAX_RELABELS):
-            new_rows = replace_vote_row(shown[0], article_id, s.votes.totals(article_id))
+            new_rows = replace_vote_row(shown[0], article_id, await s.votes.totals(article_id))
             if new_rows == shown[0]:
                 return
             try:
@@ -77,4 +77,4 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """Any other callback data: a short notice, nothing changes."""
     query = update.callback_query
     if query is not None:
-        await query.answer(text("vote_stale", ui_language(update, context)))
+        await query.answer(text("vote_stale", await ui_language(update, context)))

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -197,7 +197,7 @@ def database_url(pg_server: object) -> str:
 
 
 @pytest.fixture(params=["tinydb", "postgres"])
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+async def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opener]:
     """Opens the same store (a data folder, or one fresh database) as often as asked."""
     opened: list[Repository] = []
     if request.param == "tinydb":
@@ -216,4 +216,4 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opene
             return opened[-1]
     yield opener
     for repo in opened:
-        repo.close()
+        await repo.close()

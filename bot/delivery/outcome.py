@@ -82,9 +82,8 @@ class Settlement:
     """What to do after one send.
 
     Attributes:
-        records: Deliveries to write, in their new state.
-        durable_first: The chat's next message waits until ``records`` are durable (a sent
-            message: the crash window stays one message per chat).
+        records: Deliveries to write, in their new state (the chat's next message waits
+            until they are durable, so the crash window stays one message per chat).
         go_on: Whether the chat's worker may send the chat's next message now.
         chat: What happens to the chat.
         moved_to: The new chat id when ``chat`` is ``MOVED``.
@@ -96,7 +95,6 @@ class Settlement:
     """
 
     records: tuple[Delivery, ...] = ()
-    durable_first: bool = False
     go_on: bool = False
     chat: ChatChange = ChatChange.NONE
     moved_to: int | None = None
@@ -125,7 +123,7 @@ def settle(result: SendResult, deliveries: list[Delivery], now: datetime) -> Set
             records=tuple(replace(d, status=DeliveryStatus.SENT, sent_at=now,
                                   message_id=result.message_id, attempts=d.attempts + 1)
                           for d in deliveries),
-            durable_first=True, go_on=True, tally=Tally.SENT)
+            go_on=True, tally=Tally.SENT)
     if outcome is Outcome.RETRY_AFTER:
         wait = max(result.retry_after, 1.0)
         return Settlement(retry_in=wait, hold_chat=wait, tally=Tally.THROTTLED,

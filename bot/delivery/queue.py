@@ -59,35 +59,6 @@ DIGESTS_PER_TICK = 1000
 PENDING_PAGE = 50  # a chat's pending deliveries read at a time
 
 
-class GroupCommit:
-    """One fsync for the "sent" marks of every send answered in the same event-loop turn.
-
-    At a thousand messages a second an fsync per message was a third of the bot's CPU.
-    """
-
-    def __init__(self, repo: Repository) -> None:
-        self.repo = repo
-        self._pending: asyncio.Future[None] | None = None
-
-    async def wait(self) -> None:
-        """Return once everything staged so far is durable (raises StorageError if not)."""
-        if self._pending is None:
-            loop = asyncio.get_running_loop()
-            self._pending = loop.create_future()
-            loop.call_soon(self._commit)
-        await asyncio.shield(self._pending)
-
-    def _commit(self) -> None:
-        pending, self._pending = self._pending, None
-        assert pending is not None
-        try:
-            self.repo.commit()
-        except StorageError as exc:
-            pending.set_exception(exc)
-        else:
-            pending.set_result(None)
-
-
 class DeliveryService:
     """Fans articles out to chats and sends them."""
 
@@ -122,7 +93,6 @@ class DeliveryService:
         self._records_cache = None
         self._records_wall = 0.0
         self._retry_tasks: set[asyncio.Task[None]] = set()
-        self._commits = GroupCommit(repo)
         # senders waiting for a pacer slot: nothing of theirs is in flight, so a shutdown
         # cancels them at once instead of waiting out their chat's spacing
         self._waiting_for_slot: set[asyncio.Task[object]] = set()
@@ -132,15 +102,15 @@ class DeliveryService:
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     # ------------------------------------------------------------------ matching
-    def targets(self, article: Article) -> list[Target]:
+    async def targets(self, article: Article) -> list[Target]:
         """Return every active chat the article goes to, with the topic it matched."""
         own_hits: list[tuple[Chat, str]] = []
         if article.text or article.title:
-            for key, own_id in self.chats.own_topic_hits(article.title, article.text):
-                owner = self.repo.get_chat(key)
+            for key, own_id in await self.chats.own_topic_hits(article.title, article.text):
+                owner = await self.repo.get_chat(key)
                 if owner is not None:
                     own_hits.append((owner, own_id))
-        return fanout.targets(article, self.repo.followers(article.topics), own_hits)
+        return fanout.targets(article, await self.repo.followers(article.topics), own_hits)
 
     def _group_name(self, chat: Chat, delivery: Delivery, article: Article) -> str:
         """The topic a chat got an article by, as its digest names the group."""
@@ -158,41 +128,40 @@ class DeliveryService:
                                                                       chat.ui_language)
 
 
-    def fan_out(self, articles: Iterable[Article]) -> int:
+    async def fan_out(self, articles: Iterable[Article]) -> int:
         """Record pending deliveries for new articles (one durable commit) and wake senders."""
-        with self.repo.batch():
-            added = self.repo.add_deliveries(
-                [d for article in articles for d in self.plan(article)])
-        self.kick()
+        planned = [d for article in articles for d in await self.plan(article)]
+        added = await self.repo.add_deliveries(planned)
+        await self.kick()
         return added
 
-    def plan(self, article: Article) -> list[Delivery]:
+    async def plan(self, article: Article) -> list[Delivery]:
         """The pending deliveries of a new article: who gets it, under which topic.
 
         Reads only; the ingestor stores them with the article (``record_article``), so the
         article and its deliveries become durable together. Wakes no sender.
         """
         now = self.clock.now()
-        found = self.targets(article)
+        found = await self.targets(article)
         # A chat that got the story from another outlet is not sent it again.
-        has_story = self.repo.delivered_to(article.cluster_id, [t.chat for t in found]) \
+        has_story = await self.repo.delivered_to(article.cluster_id, [t.chat for t in found]) \
             if article.cluster_id else set()
         return [Delivery(article.id, target.chat, DeliveryStatus.PENDING, now,
                          topic=target.topic_id)
                 for target in found if target.chat not in has_story]
 
-    def backfill(self, chat: Chat, topic_id: str) -> int:
+    async def backfill(self, chat: Chat, topic_id: str) -> int:
         """Queue the few most recent articles of a topic a chat has just followed."""
         since = self.clock.now() - self.chats.recent_window()
-        recent = [a for a in self.repo.articles_since(since, topic=topic_id)
+        recent = [a for a in await self.repo.articles_since(since, topic=topic_id)
                   if (not chat.languages or a.language in chat.languages)
-                  and self.repo.get_delivery(a.id, chat.key) is None]
+                  and await self.repo.get_delivery(a.id, chat.key) is None]
         picked = recent[-BACKFILL:]
         now = self.clock.now()
-        added = self.repo.add_deliveries(
+        added = await self.repo.add_deliveries(
             Delivery(a.id, chat.key, DeliveryStatus.PENDING, now, topic=topic_id)
             for a in picked)
-        self.kick()
+        await self.kick()
         return added
 
     # ------------------------------------------------------------------ scheduling
@@ -201,13 +170,13 @@ class DeliveryService:
         return (chat.active and chat.mode is DeliveryMode.INSTANT
                 and not in_quiet_hours(now, chat.quiet, chat.timezone))
 
-    def kick(self) -> None:
+    async def kick(self) -> None:
         """Start senders for chats whose pending articles can go now."""
         if self._closing or self.sender is None or not self.dispatching:
             return
         # No chat is looked up here: a fan-out to thousands of chats would look up each on
         # the event loop, at every kick. Its worker does (quiet hours, an inactive chat).
-        for key in self.repo.pending_alert_chats():
+        for key in await self.repo.pending_alert_chats():
             if not self._busy(key.chat_id):
                 self._start(key.chat_id)
 
@@ -215,9 +184,9 @@ class DeliveryService:
         """Periodic job: send due digests and alerts held by quiet hours or retries."""
         if self._closing or self.sender is None or not self.dispatching:
             return
-        for chat in self.repo.digests_due(self.clock.now(), DIGESTS_PER_TICK):
+        for chat in await self.repo.digests_due(self.clock.now(), DIGESTS_PER_TICK):
             self._start(chat.key.chat_id)
-        self.kick()
+        await self.kick()
 
     def _busy(self, chat_id: int) -> bool:
         """A worker for the chat runs or waits in line, or it is backing off."""
@@ -268,14 +237,14 @@ class DeliveryService:
                 name = f"chat:{chat_id}"
                 deadline = time.monotonic() + wait
                 # Another process's lock can only be polled for: nothing here is told.
-                while not (held := self.repo.try_lock(name)) and time.monotonic() < deadline:  # noqa: ASYNC110
+                while not (held := await self.repo.try_lock(name)) and time.monotonic() < deadline:  # noqa: ASYNC110
                     await asyncio.sleep(0.25)
                 try:
                     yield held
                 finally:
                     if held:
                         with contextlib.suppress(StorageError):
-                            self.repo.unlock(name)
+                            await self.repo.unlock(name)
         finally:
             users[0] -= 1
             if not users[0]:
@@ -290,16 +259,16 @@ class DeliveryService:
             async with self._lock(chat_id) as mine:
                 if not mine:
                     return  # another process sends to it now; the next tick looks again
-                threads = self.repo.threads_of(chat_id)
+                threads = await self.repo.threads_of(chat_id)
                 if not threads:  # no chat stored under this id: its deliveries can't go
-                    self._drop_pending(ChatKey(chat_id), "chat unknown")
+                    await self._drop_pending(ChatKey(chat_id), "chat unknown")
                 for chat in threads:
                     if self._closing or not self.dispatching:
                         return
                     now = self.clock.now()
-                    current = self.repo.get_chat(chat.key)
+                    current = await self.repo.get_chat(chat.key)
                     if current is None or not current.active:
-                        self._drop_pending(chat.key, "chat inactive")
+                        await self._drop_pending(chat.key, "chat inactive")
                         continue
                     if digest_due(current, now):
                         await self._send_digest(current, scheduled=True)
@@ -321,7 +290,7 @@ class DeliveryService:
         # A page at a time: what went out (or was dropped) leaves the pending set, so each
         # look returns the next oldest; a chat's backlog is never read whole.
         tried: set[str] = set()
-        while page := [d for d in self.repo.pending(chat.key, limit=PENDING_PAGE)
+        while page := [d for d in await self.repo.pending(chat.key, limit=PENDING_PAGE)
                        if d.article_id not in tried]:
             for listed in page:
                 tried.add(listed.article_id)  # still pending after its turn: next time
@@ -329,7 +298,7 @@ class DeliveryService:
                     return
                 # Read again: a send before it in this page may have changed it (a group
                 # that became a supergroup moves its pending deliveries).
-                current = self.repo.get_delivery(listed.article_id, chat.key)
+                current = await self.repo.get_delivery(listed.article_id, chat.key)
                 if current is None or current.status is not DeliveryStatus.PENDING:
                     continue
                 if not await self._send_one(chat, current):
@@ -337,12 +306,12 @@ class DeliveryService:
 
     async def _send_one(self, chat: Chat, current: Delivery) -> bool:
         """Send one pending delivery; whether the worker may go on with the chat."""
-        article = self.repo.get_article(current.article_id)
+        article = await self.repo.get_article(current.article_id)
         if article is None:
-            self.repo.put_delivery(replace(current, status=DeliveryStatus.DROPPED,
+            await self.repo.put_delivery(replace(current, status=DeliveryStatus.DROPPED,
                                            error="article pruned"))
             return True
-        totals = self.repo.totals(article.id)
+        totals = await self.repo.totals(article.id)
         lang = chat.ui_language
         message = article_message(article, totals, source_label=text("source", lang),
                                   also_label=text("also_in", lang))
@@ -400,23 +369,20 @@ class DeliveryService:
                                                 "new": done.moved_to,
                                                 "retry_after": done.hold_chat})
         self._count(done.tally)
-        if done.durable_first:
-            with self.repo.staged():
-                self.repo.put_deliveries(done.records)
-            # This chat sends nothing more until its mark is on disk, so the crash window
-            # stays one message per chat; marks of sends answered together share the fsync.
-            await self._commits.wait()
-        elif done.records:
-            self.repo.put_deliveries(done.records)
+        if done.records:
+            # This chat sends nothing more until its mark is durable, so the crash window
+            # stays one message per chat (a data folder shares the fsync of the marks of
+            # sends answered together).
+            await self.repo.put_deliveries(done.records)
         if done.hold_chat is not None:
             self.pacer.delay_chat(chat.key.chat_id, done.hold_chat)
         if done.chat is ChatChange.MOVED and done.moved_to is not None:
-            self.chat_moved(chat.key.chat_id, done.moved_to)
+            await self.chat_moved(chat.key.chat_id, done.moved_to)
         elif done.chat is ChatChange.UNREACHABLE:
-            self.chat_unreachable(chat.key.chat_id, result.error)
+            await self.chat_unreachable(chat.key.chat_id, result.error)
         elif done.chat is ChatChange.THREAD_GONE:
-            self.chats.deactivate(chat.key)
-            self._drop_pending(chat.key, result.error)
+            await self.chats.deactivate(chat.key)
+            await self._drop_pending(chat.key, result.error)
         if done.retry_in is not None:
             if done.backoff:
                 self._backoff_until[chat.key.chat_id] = time.monotonic() + done.retry_in
@@ -434,23 +400,23 @@ class DeliveryService:
             self.failed_total += 1
 
     # -------------------------------------------------------------- chat changes
-    def chat_unreachable(self, chat_id: int, reason: str) -> None:
+    async def chat_unreachable(self, chat_id: int, reason: str) -> None:
         """The bot was blocked, kicked or the chat deleted: nothing more goes to any thread.
 
         Telegram says so either in a send's answer (403, chat not found) or in a membership
         update; both end here. The chat is active again when it writes to the bot.
         """
-        for thread in self.repo.threads_of(chat_id):
-            self.chats.deactivate(thread.key)
-            self._drop_pending(thread.key, reason)
+        for thread in await self.repo.threads_of(chat_id):
+            await self.chats.deactivate(thread.key)
+            await self._drop_pending(thread.key, reason)
 
-    def chat_moved(self, old: int, new: int) -> None:
+    async def chat_moved(self, old: int, new: int) -> None:
         """A group became a supergroup: its topics, settings and pending articles move."""
-        if not self.repo.threads_of(old):
+        if not await self.repo.threads_of(old):
             return
-        self.repo.move_chat(old, new)
+        await self.repo.move_chat(old, new)
         self.chats.invalidate()
-        self.kick()
+        await self.kick()
 
     def _retry_later(self, chat_id: int, seconds: float) -> None:
         if self._closing:
@@ -464,25 +430,25 @@ class DeliveryService:
         self._retry_tasks.add(task)
         task.add_done_callback(self._retry_tasks.discard)
 
-    def _drop_pending(self, key: ChatKey, reason: str) -> None:
-        pending = self.repo.pending(key)
+    async def _drop_pending(self, key: ChatKey, reason: str) -> None:
+        pending = await self.repo.pending(key)
         if not pending:
             return
-        self.repo.put_deliveries(replace(d, status=DeliveryStatus.DROPPED,
+        await self.repo.put_deliveries(replace(d, status=DeliveryStatus.DROPPED,
                                          error=reason[:outcome.ERROR_CHARS]) for d in pending)
 
     # ------------------------------------------------------------------ digests
-    def _digest_entries(self, chat: Chat) -> list[tuple[Article, VoteTotals, str, Delivery]]:
+    async def _digest_entries(self, chat: Chat) -> list[tuple[Article, VoteTotals, str, Delivery]]:
         entries = []
-        for d in self.repo.pending(chat.key):
-            article = self.repo.get_article(d.article_id)
+        for d in await self.repo.pending(chat.key):
+            article = await self.repo.get_article(d.article_id)
             if article is None:
                 continue
-            entries.append((article, self.repo.totals(article.id),
+            entries.append((article, await self.repo.totals(article.id),
                             self._group_name(chat, d, article), d))
         return entries
 
-    def _vote_records(self) -> tuple[dict[str, Record], dict[str, Record]]:
+    async def _vote_records(self) -> tuple[dict[str, Record], dict[str, Record]]:
         # Every retained article is read for this: at most once per ten minutes, counted on
         # the bot's clock and on real time alike (a simulated clock runs a thousand times
         # faster: read at every ten simulated minutes, the soak's leader spent a fifth of its
@@ -493,7 +459,7 @@ class DeliveryService:
                 or wall - self._records_wall < RECORDS_FRESH.total_seconds()):
             return self._records_cache[1]
         since = now - timedelta(days=self.settings.storage.retention_days)
-        result = records(self.repo.vote_tallies(since))
+        result = records(await self.repo.vote_tallies(since))
         self._records_cache = (now, result)
         self._records_wall = wall
         return result
@@ -528,7 +494,7 @@ class DeliveryService:
 
     async def send_digest_now(self, key: ChatKey) -> int:
         """Send the chat's briefing now (bare /digest). Returns the number of articles."""
-        chat = self.repo.get_chat(key)
+        chat = await self.repo.get_chat(key)
         if chat is None:
             return 0
         async with self._lock(key.chat_id, wait=30.0) as mine:
@@ -537,13 +503,13 @@ class DeliveryService:
             return await self._send_digest(chat, scheduled=False)
 
     async def _send_digest(self, chat: Chat, *, scheduled: bool) -> int:
-        entries = self._digest_entries(chat)
+        entries = await self._digest_entries(chat)
         previous = chat.last_digest_at
         if scheduled:
-            self.repo.edit_chat(chat.key, ChatEdit.setting(last_digest_at=self.clock.now()))
+            await self.repo.edit_chat(chat.key, ChatEdit.setting(last_digest_at=self.clock.now()))
         if not entries:
             return 0
-        sources, topics = self._vote_records()
+        sources, topics = await self._vote_records()
         grouped = build_digest([(a, t, g) for a, t, g, _ in entries],
                                sources, topics)
         lang = chat.ui_language
@@ -568,7 +534,7 @@ class DeliveryService:
                 if scheduled and result.outcome is Outcome.TRANSIENT:
                     # Due again, so the retry sends the rest of today's briefing now
                     # rather than with tomorrow's.
-                    self.repo.edit_chat(chat.key, ChatEdit.setting(last_digest_at=previous))
+                    await self.repo.edit_chat(chat.key, ChatEdit.setting(last_digest_at=previous))
                 return sent
             sent += len(deliveries)
         return sent

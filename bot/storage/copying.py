@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.errors import StorageError
-from bot.storage.base import Repository
+from bot.storage.core import SyncStore
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -27,13 +27,13 @@ class CopyCounts:
     votes: int
 
 
-def is_empty(repo: Repository) -> bool:
+def is_empty(repo: SyncStore) -> bool:
     """True when the store holds no chat, feed or article."""
     return not any(True for _ in repo.chats()) and not repo.feed_states() \
         and repo.article_count() == 0
 
 
-def copy_all(source: Repository, target: Repository, target_name: str) -> CopyCounts:
+def copy_all(source: SyncStore, target: SyncStore, target_name: str) -> CopyCounts:
     """Copy every record of ``source`` into the empty ``target``.
 
     Raises:

@@ -11,32 +11,39 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bot.clock import Clock
 from bot.settings import StorageSettings
-from bot.storage.base import Repository
+from bot.storage.core import CoreRepository, SyncStore, WriteObserver
 
 
-def open_repository(storage: StorageSettings, clock: Clock | None = None) -> Repository:
+def open_repository(storage: StorageSettings, clock: Clock | None = None,
+                    on_write: WriteObserver | None = None) -> CoreRepository:
     """The repository the settings name.
 
     Raises:
         StorageError: With one line naming the folder or the (masked) URL.
     """
-    return open_location(storage.url.reveal() if storage.url is not None else str(storage.dir),
-                         clock)
+    location = storage.url.reveal() if storage.url is not None else str(storage.dir)
+    if is_database_url(location):
+        from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+
+        return PostgresRepository(location, clock, on_write=on_write)
+    from bot.storage.tinydb_store import TinyDBRepository  # noqa: PLC0415
+
+    return TinyDBRepository(Path(location), clock, on_write=on_write)
 
 
-def open_second_connection(repo: Repository, storage: StorageSettings,
-                           clock: Clock | None = None) -> Repository:
-    """Another handle on the same store, for a thread of its own (the leader lease).
+def open_lease_store(repo: CoreRepository, storage: StorageSettings,
+                     clock: Clock | None = None) -> SyncStore:
+    """A synchronous handle on the same store, for the leader lease's own thread.
 
-    A database gets a connection of its own (the driver's connections are not shared
-    between threads); a data folder's store is the same object, as only its in-memory
+    A database gets a connection of its own, so a busy event loop (or a busy worker thread)
+    never delays a renewal; a data folder's store is the same object, as only its in-memory
     leases are used from that thread.
     """
     if not repo.shared or storage.url is None:
-        return repo
-    from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+        return repo.core
+    from bot.storage.postgres import PostgresStore  # noqa: PLC0415
 
-    return PostgresRepository(storage.url.reveal(), clock, lock="none")
+    return PostgresStore(storage.url.reveal(), clock, lock="none")
 
 
 def is_database_url(location: str) -> bool:
@@ -45,8 +52,8 @@ def is_database_url(location: str) -> bool:
 
 
 def open_location(location: str, clock: Clock | None = None, *,
-                  sole: bool = False) -> Repository:
-    """Open a store: a database URL or a data folder path.
+                  sole: bool = False) -> SyncStore:
+    """Open a synchronous store, for work outside the event loop (``copy-data``).
 
     Args:
         location: The URL or the folder.
@@ -58,12 +65,12 @@ def open_location(location: str, clock: Clock | None = None, *,
         StorageError: With one line naming it (the password masked).
     """
     if is_database_url(location):
-        from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+        from bot.storage.postgres import PostgresStore  # noqa: PLC0415
 
-        return PostgresRepository(location, clock, lock="sole" if sole else "bot")
-    from bot.storage.tinydb_store import TinyDBRepository  # noqa: PLC0415
+        return PostgresStore(location, clock, lock="sole" if sole else "bot")
+    from bot.storage.tinydb_store import TinyDBStore  # noqa: PLC0415
 
-    return TinyDBRepository(Path(location), clock)
+    return TinyDBStore(Path(location), clock)
 
 
 def masked(url: str) -> str:

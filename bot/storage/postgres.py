@@ -1,7 +1,8 @@
 """The PostgreSQL repository: the only module that imports ``psycopg``.
 
-Why psycopg 3 (and not asyncpg): it speaks the same DB-API to the synchronous Repository
-Protocol the bot has today and has an async API for the Protocol it is moving to, it is
+Why psycopg 3 (and not asyncpg): one driver serves the synchronous store every call runs
+on (a worker thread of its own, see ``PostgresRepository``), ``copy-data`` and the leader
+lease's thread, and its asynchronous API serves LISTEN/NOTIFY on the event loop; it is
 maintained by the PostgreSQL driver's long-time authors, and its binary wheel needs no
 compiler. One connection per process: a write is one statement at READ COMMITTED, durable when
 its transaction commits (synchronous_commit stays on).
@@ -29,9 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Collection, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -58,6 +61,7 @@ from bot.models import (
 )
 from bot.schedule_math import digest_due_at
 from bot.storage import codec
+from bot.storage.core import CoreRepository, P, T, WriteObserver
 from bot.storage.opening import masked
 
 log = logging.getLogger(__name__)
@@ -188,8 +192,8 @@ def _delivery_columns(batch: list[Delivery]) -> tuple[list[Any], ...]:
             [d.created_at for d in batch], [Jsonb(codec.delivery_out(d)) for d in batch])
 
 
-class PostgresRepository:
-    """The Repository Protocol on a PostgreSQL database."""
+class PostgresStore:
+    """The synchronous store on a PostgreSQL database: one connection, one statement at a time."""
 
     def __init__(self, url: str, clock: Clock | None = None, *,
                  lock: LockMode = "bot") -> None:
@@ -200,7 +204,6 @@ class PostgresRepository:
         self._depth = 0          # open batch() blocks
         self._staging = False    # staged writes wait in the open transaction
         self._retry_at = 0.0     # monotonic time before which no reconnect is tried
-        self.write_seconds: list[float] = []
         self._connect(first=True)
 
     # ------------------------------------------------------------------ connection
@@ -330,15 +333,11 @@ class PostgresRepository:
         conn = self._conn
         if conn is None:
             return
-        started = time.perf_counter()
         try:
             conn.commit()
         except psycopg.Error as exc:
             self._fail(conn)
             raise StorageError(f"database commit failed: {_problem(exc)}") from None
-        self.write_seconds.append(time.perf_counter() - started)
-        if len(self.write_seconds) > 10_000:
-            del self.write_seconds[:5_000]
 
     # ------------------------------------------------------------------ life cycle
     def close(self) -> None:
@@ -783,12 +782,6 @@ class PostgresRepository:
         """Return how many votes are stored."""
         return int(self._query("SELECT count(*) FROM votes")[0][0])
 
-    def take_write_latencies(self) -> list[float]:
-        """Return (and forget) the durations of commits since the last call."""
-        taken, self.write_seconds = self.write_seconds, []
-        return taken
-
-    # ------------------------------------------------------------------ feeds
     def get_feed_state(self, url: str) -> FeedState | None:
         """Return the poll state of a feed."""
         rows = self._query("SELECT doc FROM feeds WHERE url = %s", (url,))
@@ -886,3 +879,36 @@ class PostgresRepository:
             (before,))
         return len(rows)
 
+
+
+class PostgresRepository(CoreRepository):
+    """The ``Repository`` on a PostgreSQL database.
+
+    Every call runs on one worker thread that owns the connection: the event loop awaits the
+    round trip instead of stopping for it (a 10,000-chat fan-out's look-ups held a
+    synchronous loop for seconds), and the calls still reach the server one at a time, each
+    its own transaction, as the Protocol's "one call, one step" asks. A call whose caller is
+    cancelled still finishes on the thread, like a write that reached the server just before
+    a crash.
+    """
+
+    def __init__(self, url: str, clock: Clock | None = None, *, lock: LockMode = "bot",
+                 on_write: WriteObserver | None = None) -> None:
+        self.store = PostgresStore(url, clock, lock=lock)
+        super().__init__(self.store, on_write)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="newsbot-db")
+        self._closed = False
+
+    async def _call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, functools.partial(fn, *args, **kwargs))
+
+    async def close(self) -> None:
+        """Commit, close the connection (the instance lock goes with it), end the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._call(self.store.close)
+        finally:
+            self._thread.shutdown(wait=False)

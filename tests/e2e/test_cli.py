@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.storage.tinydb_store import TinyDBRepository
+from bot.storage.tinydb_store import TinyDBStore
 from tests.builders import chat
 from tests.conftest import ROOT, write_config
 from tests.newsserver import NewsServer, article_page, rss
@@ -131,7 +131,7 @@ def test_opml_import_keeps_comments_and_export_round_trips(tmp_path: Path) -> No
 def test_doctor_checks_and_repairs(tmp_path: Path) -> None:
     config = write_config(tmp_path, [])
     env = {"NEWSBOT_DATA_DIR": str(tmp_path / "d")}
-    repo = TinyDBRepository(tmp_path / "d")
+    repo = TinyDBStore(tmp_path / "d")
     repo.put_chat(chat(1))
     repo.checkpoint()
     repo.put_chat(chat(2))

@@ -59,15 +59,16 @@ class Rig:
             Pacer(global_rate=500, private_interval=0.01, group_per_minute=1000))
         self.delivery.sender = TelegramSender(self.bot)  # type: ignore[arg-type]
 
-    def add_chat(self, chat_id: int, type_: ChatType = ChatType.PRIVATE, **kw: object) -> None:
+    async def add_chat(self, chat_id: int, type_: ChatType = ChatType.PRIVATE,
+                       **kw: object) -> None:
         self.emulator.chat(chat_id, type_.value)
-        self.repo.put_chat(chat(chat_id, type=type_, created_at=self.clock.now(),
+        await self.repo.put_chat(chat(chat_id, type=type_, created_at=self.clock.now(),
                                 digest_since=self.clock.now(), **kw))
 
-    def store(self, *articles: Article) -> int:
+    async def store(self, *articles: Article) -> int:
         for a in articles:
-            self.repo.add_article(a)
-        return self.delivery.fan_out(articles)
+            await self.repo.add_article(a)
+        return await self.delivery.fan_out(articles)
 
     async def settle(self) -> None:
         for _ in range(200):
@@ -84,7 +85,7 @@ async def rig(tmp_path: Path, emulator: Emulator) -> AsyncIterator[Rig]:
     yield r
     await r.delivery.shutdown(1.0)
     await bot.shutdown()
-    r.repo.close()
+    await r.repo.close()
 
 
 def _mk(**kw: object) -> Article:
@@ -92,27 +93,27 @@ def _mk(**kw: object) -> Article:
 
 
 async def test_instant_to_private_group_and_channel_with_language_filter(rig: Rig) -> None:
-    rig.add_chat(1)
-    rig.add_chat(-2, ChatType.SUPERGROUP)
-    rig.add_chat(-3, ChatType.CHANNEL)
-    rig.add_chat(4, languages=("lt",))
-    rig.add_chat(5, topics=frozenset({"poland"}))
+    await rig.add_chat(1)
+    await rig.add_chat(-2, ChatType.SUPERGROUP)
+    await rig.add_chat(-3, ChatType.CHANNEL)
+    await rig.add_chat(4, languages=("lt",))
+    await rig.add_chat(5, topics=frozenset({"poland"}))
     a = _mk(title="Belarus & <friends>", language="en")
-    assert rig.store(a) == 3
+    assert await rig.store(a) == 3
     await rig.settle()
     for chat_id in (1, -2, -3):
         [msg] = rig.emulator.sent(chat_id)
         assert "Belarus &amp; &lt;friends&gt;" in msg.html
         assert [b[0] for b in msg.buttons()[0]] == ["👍 Yes (0)", "👎 No (0)"]
     assert rig.emulator.sent(4) == [] and rig.emulator.sent(5) == []
-    delivered = rig.repo.get_delivery(a.id, ChatKey(1))
+    delivered = await rig.repo.get_delivery(a.id, ChatKey(1))
     assert delivered is not None and delivered.status is DeliveryStatus.SENT
 
 
 async def test_quiet_hours_hold_alerts_until_the_window_ends(rig: Rig) -> None:
     # 12:00 UTC is 14:00 in Vilnius (UTC+2 before the DST change).
-    rig.add_chat(1, timezone="Europe/Vilnius", quiet=QuietHours("13:00", "15:00"))
-    rig.store(_mk())
+    await rig.add_chat(1, timezone="Europe/Vilnius", quiet=QuietHours("13:00", "15:00"))
+    await rig.store(_mk())
     await rig.delivery.tick()
     await rig.settle()
     assert rig.emulator.sent(1) == []
@@ -127,8 +128,8 @@ async def test_quiet_hours_hold_alerts_until_the_window_ends(rig: Rig) -> None:
 
 
 async def test_digest_at_local_time_across_the_dst_change(rig: Rig) -> None:
-    rig.add_chat(1, mode=DeliveryMode.DIGEST, digest_time="08:00", timezone="Europe/Vilnius")
-    rig.store(_mk(title="Day one news"))
+    await rig.add_chat(1, mode=DeliveryMode.DIGEST, digest_time="08:00", timezone="Europe/Vilnius")
+    await rig.store(_mk(title="Day one news"))
     sent_at: list[datetime] = []
     # Walk from 28 March 12:00 UTC to 31 March in 10-minute steps; DST starts 29 March.
     while rig.clock.now() < datetime(2026, 3, 31, 12, 0, tzinfo=UTC):
@@ -138,7 +139,7 @@ async def test_digest_at_local_time_across_the_dst_change(rig: Rig) -> None:
         if len(rig.emulator.sent(1)) > before:
             sent_at.append(rig.clock.now())
         if rig.clock.now().hour == 20 and rig.clock.now().minute == 0:
-            rig.store(_mk(title=f"Evening news {rig.clock.now().day}"))
+            await rig.store(_mk(title=f"Evening news {rig.clock.now().day}"))
         rig.clock.advance(timedelta(minutes=10))
     # 29 March 08:00 local = 05:00 UTC (after the change), 30 and 31 March likewise.
     assert [t.strftime("%d %H:%M") for t in sent_at] == ["29 05:00", "30 05:00", "31 05:00"]
@@ -147,10 +148,10 @@ async def test_digest_at_local_time_across_the_dst_change(rig: Rig) -> None:
 
 
 async def test_digest_splits_at_4096_and_keeps_every_article_once(rig: Rig) -> None:
-    rig.add_chat(1, mode=DeliveryMode.DIGEST)
+    await rig.add_chat(1, mode=DeliveryMode.DIGEST)
     long_summary = ("A long sentence about the border and the trade that goes on. " * 10,)
     articles = [_mk(title=f"Story {i}", summary=long_summary) for i in range(30)]
-    rig.store(*articles)
+    await rig.store(*articles)
     sent = await rig.delivery.send_digest_now(ChatKey(1))
     assert sent == 30
     messages = rig.emulator.sent(1)
@@ -159,15 +160,15 @@ async def test_digest_splits_at_4096_and_keeps_every_article_once(rig: Rig) -> N
     assert sorted(buttons) == sorted(f"v1|{a.id}|y" for a in articles)
     assert all(len(m.text.encode("utf-16-le")) // 2 <= 4096 for m in messages)
     assert not rig.emulator.errors
-    assert rig.repo.pending(ChatKey(1)) == []
+    assert await rig.repo.pending(ChatKey(1)) == []
 
 
 async def test_a_digest_names_the_keyword_topic_an_article_matched_in_any_process(
         rig: Rig) -> None:
     trams = Topic("own:trams", "Vilnius trams", ("vilnius tram",))
     ferries = Topic("own:ferries", "Klaipeda ferries", ("klaipeda ferry",))
-    rig.add_chat(1, mode=DeliveryMode.DIGEST, topics=frozenset(), own_topics=(ferries, trams))
-    rig.store(_mk(title="A Vilnius tram line opens", topics=()))
+    await rig.add_chat(1, mode=DeliveryMode.DIGEST, topics=frozenset(), own_topics=(ferries, trams))
+    await rig.store(_mk(title="A Vilnius tram line opens", topics=()))
     rig.make_service()  # another process (or a restart) sends the digest: nothing in memory
     await rig.delivery.send_digest_now(ChatKey(1))
     [digest] = rig.emulator.sent(1)
@@ -175,17 +176,17 @@ async def test_a_digest_names_the_keyword_topic_an_article_matched_in_any_proces
 
 
 async def test_digest_order_follows_votes(rig: Rig) -> None:
-    rig.add_chat(1, mode=DeliveryMode.DIGEST)
+    await rig.add_chat(1, mode=DeliveryMode.DIGEST)
     liked = [_mk(title=f"Liked {i}", source="Good Source") for i in range(3)]
     disliked = [_mk(title=f"Disliked {i}", source="Bad Source") for i in range(3)]
     history = [_mk(title="old good", source="Good Source"),
                _mk(title="old bad", source="Bad Source")]
     for a in history:
-        rig.repo.add_article(a)
+        await rig.repo.add_article(a)
     for user in range(20):
-        rig.repo.put_vote(Vote(history[0].id, user, 1, START))
-        rig.repo.put_vote(Vote(history[1].id, user, -1, START))
-    rig.store(*disliked, *liked)
+        await rig.repo.put_vote(Vote(history[0].id, user, 1, START))
+        await rig.repo.put_vote(Vote(history[1].id, user, -1, START))
+    await rig.store(*disliked, *liked)
     await rig.delivery.send_digest_now(ChatKey(1))
     text = rig.emulator.sent(1)[0].text
     assert max(text.index(f"Liked {i}") for i in range(3)) < min(
@@ -194,60 +195,60 @@ async def test_digest_order_follows_votes(rig: Rig) -> None:
 
 async def test_retry_after_is_honoured_and_message_sent_once(rig: Rig) -> None:
     rig.emulator.limits = True
-    rig.add_chat(1)
+    await rig.add_chat(1)
     a, b = _mk(), _mk()
-    rig.store(a, b)
+    await rig.store(a, b)
     for _ in range(200):
         await asyncio.sleep(0.05)
         if len(rig.emulator.sent(1)) == 2:
             break
     assert len(rig.emulator.sent(1)) == 2
     assert rig.emulator.count_429 >= 1, "the tight test pacer must have hit the limit"
-    assert rig.repo.pending(ChatKey(1)) == []
+    assert await rig.repo.pending(ChatKey(1)) == []
 
 
 async def test_blocked_chat_goes_inactive_and_is_dropped(rig: Rig) -> None:
-    rig.add_chat(1)
+    await rig.add_chat(1)
     rig.emulator.chats[1].blocked = True
-    rig.store(_mk(), _mk())
+    await rig.store(_mk(), _mk())
     await rig.settle()
-    stored = rig.repo.get_chat(ChatKey(1))
+    stored = await rig.repo.get_chat(ChatKey(1))
     assert stored is not None and not stored.active
-    assert rig.repo.pending(ChatKey(1)) == []
+    assert await rig.repo.pending(ChatKey(1)) == []
     rig.emulator.chats[1].blocked = False
-    rig.store(_mk())
+    await rig.store(_mk())
     await rig.settle()
     assert rig.emulator.sent(1) == [], "an inactive chat gets nothing more"
 
 
 async def test_chat_not_found_goes_inactive(rig: Rig) -> None:
-    rig.add_chat(1)
+    await rig.add_chat(1)
     rig.emulator.chats[1].not_found = True
-    rig.store(_mk())
+    await rig.store(_mk())
     await rig.settle()
-    stored = rig.repo.get_chat(ChatKey(1))
+    stored = await rig.repo.get_chat(ChatKey(1))
     assert stored is not None and not stored.active
 
 
 async def test_group_migration_moves_subscriptions_and_sends_there(rig: Rig) -> None:
-    rig.add_chat(-10, ChatType.GROUP, topics=frozenset({"belarus", "poland"}))
+    await rig.add_chat(-10, ChatType.GROUP, topics=frozenset({"belarus", "poland"}))
     rig.emulator.chats[-10].migrate_to = -10010
     rig.emulator.chat(-10010, "supergroup")
-    rig.store(_mk())
+    await rig.store(_mk())
     for _ in range(100):
         await asyncio.sleep(0.05)
         if rig.emulator.sent(-10010):
             break
     assert len(rig.emulator.sent(-10010)) == 1
-    moved = rig.repo.get_chat(ChatKey(-10010))
+    moved = await rig.repo.get_chat(ChatKey(-10010))
     assert moved is not None and moved.topics == {"belarus", "poland"}
-    assert rig.repo.get_chat(ChatKey(-10)) is None
+    assert await rig.repo.get_chat(ChatKey(-10)) is None
 
 
 async def test_server_errors_are_retried_until_sent(rig: Rig) -> None:
-    rig.add_chat(1)
+    await rig.add_chat(1)
     rig.emulator.fail_next = 2
-    rig.store(_mk())
+    await rig.store(_mk())
     for _ in range(200):
         await asyncio.sleep(0.05)
         if rig.emulator.sent(1):
@@ -257,31 +258,31 @@ async def test_server_errors_are_retried_until_sent(rig: Rig) -> None:
 
 
 async def test_restart_sends_pending_once(rig: Rig) -> None:
-    rig.add_chat(1)
+    await rig.add_chat(1)
     sender = rig.delivery.sender
     rig.delivery.sender = None  # "crash" before anything is sent
     arts = [_mk() for _ in range(3)]
-    rig.store(*arts)
-    first = rig.repo.get_delivery(arts[0].id, ChatKey(1))
+    await rig.store(*arts)
+    first = await rig.repo.get_delivery(arts[0].id, ChatKey(1))
     assert first is not None
-    rig.repo.put_delivery(replace(first, status=DeliveryStatus.SENT))  # one went out before
-    rig.repo.close()
+    await rig.repo.put_delivery(replace(first, status=DeliveryStatus.SENT))  # one went out before
+    await rig.repo.close()
     rig.repo = TinyDBRepository(rig.tmp / "data", rig.clock)
     rig.make_service()
     assert sender is not None
-    rig.delivery.kick()
+    await rig.delivery.kick()
     await rig.settle()
     assert len(rig.emulator.sent(1)) == 2
-    rig.delivery.kick()
+    await rig.delivery.kick()
     await rig.settle()
     assert len(rig.emulator.sent(1)) == 2, "nothing marked sent is sent again"
 
 
 async def test_photo_and_preview_modes(rig: Rig) -> None:
-    rig.add_chat(1, images=ImageMode.PHOTO)
-    rig.add_chat(2, images=ImageMode.PREVIEW)
-    rig.add_chat(3, images=ImageMode.OFF)
-    rig.store(_mk(image_url="https://img.example/lead.jpg"))
+    await rig.add_chat(1, images=ImageMode.PHOTO)
+    await rig.add_chat(2, images=ImageMode.PREVIEW)
+    await rig.add_chat(3, images=ImageMode.OFF)
+    await rig.store(_mk(image_url="https://img.example/lead.jpg"))
     await rig.settle()
     [photo] = rig.emulator.sent(1)
     assert photo.method == "sendPhoto" and len(photo.text) <= 1024
@@ -323,19 +324,19 @@ async def test_sender_posts_what_ptb_send_message_would(rig: Rig, thread: int, m
 
 async def test_forum_threads_are_isolated(rig: Rig) -> None:
     rig.emulator.chat(-50, "supergroup", is_forum=True)
-    rig.repo.put_chat(replace(chat(-50, type=ChatType.SUPERGROUP), key=ChatKey(-50, 7)))
-    rig.repo.put_chat(replace(chat(-50, type=ChatType.SUPERGROUP,
+    await rig.repo.put_chat(replace(chat(-50, type=ChatType.SUPERGROUP), key=ChatKey(-50, 7)))
+    await rig.repo.put_chat(replace(chat(-50, type=ChatType.SUPERGROUP,
                                    topics=frozenset({"poland"})), key=ChatKey(-50, 9)))
-    rig.store(_mk())
+    await rig.store(_mk())
     await rig.settle()
     [msg] = rig.emulator.sent(-50)
     assert msg.thread_id == 7
     rig.emulator.chats[-50].deleted_threads.add(7)
-    rig.store(_mk())
+    await rig.store(_mk())
     await rig.settle()
-    gone = rig.repo.get_chat(ChatKey(-50, 7))
+    gone = await rig.repo.get_chat(ChatKey(-50, 7))
     assert gone is not None and not gone.active
-    other = rig.repo.get_chat(ChatKey(-50, 9))
+    other = await rig.repo.get_chat(ChatKey(-50, 9))
     assert other is not None and other.active
 
 
@@ -343,10 +344,10 @@ async def test_more_chats_than_workers_wait_in_line_and_all_are_served(
         rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("bot.delivery.queue.MAX_WORKERS", 4)
     for chat_id in range(100, 130):
-        rig.add_chat(chat_id)
+        await rig.add_chat(chat_id)
     most = 0
     a = _mk(title="Belarus in line")
-    assert rig.store(a) == 30
+    assert await rig.store(a) == 30
     for _ in range(400):
         most = max(most, sum(not t.done() for t in rig.delivery._workers.values()))
         if all(rig.emulator.sent(c) for c in range(100, 130)):
@@ -358,18 +359,18 @@ async def test_more_chats_than_workers_wait_in_line_and_all_are_served(
 
 async def test_a_process_that_lost_the_lead_sends_nothing_and_leaves_it_pending(
         rig: Rig) -> None:
-    rig.add_chat(1)
+    await rig.add_chat(1)
     leading = [False]
     rig.delivery.may_send = lambda: leading[0]
     a = _mk(title="Belarus fenced")
-    assert rig.store(a) == 1
+    assert await rig.store(a) == 1
     await rig.settle()
     assert rig.emulator.sent(1) == []
-    pending = rig.repo.get_delivery(a.id, ChatKey(1))
+    pending = await rig.repo.get_delivery(a.id, ChatKey(1))
     assert pending is not None and pending.status is DeliveryStatus.PENDING
     assert pending.attempts == 0, "not a failed attempt: someone else will send it"
     leading[0] = True
-    rig.delivery.kick()
+    await rig.delivery.kick()
     await rig.settle()
     assert len(rig.emulator.sent(1)) == 1
 
@@ -380,15 +381,15 @@ async def test_a_worker_whose_chat_lock_fails_gives_its_place_back(
     monkeypatch.setattr(type(rig.repo), "shared", property(lambda _self: True))
     failing = [True]
 
-    def try_lock(_name: str) -> bool:
+    async def try_lock(_name: str) -> bool:
         if failing[0]:
             raise StorageError("the database is away")
         return True
 
     monkeypatch.setattr(rig.repo, "try_lock", try_lock)
     for chat_id in (1, 2, 3):
-        rig.add_chat(chat_id)
-    assert rig.store(_mk(title="Belarus while the database restarts")) == 3
+        await rig.add_chat(chat_id)
+    assert await rig.store(_mk(title="Belarus while the database restarts")) == 3
     await rig.settle()
     assert rig.delivery._workers == {}, "no worker left holding a place"
     failing[0] = False

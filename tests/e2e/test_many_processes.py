@@ -152,7 +152,7 @@ def test_votes_on_two_webhook_replicas_count_exactly_once(
 def test_an_ingest_worker_and_a_bot_process_split_the_work(
         tmp_path: Path, emulator: Emulator, news: NewsServer, database_url: str,
         bot_factory: list[BotProcess]) -> None:
-    from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+    from bot.storage.postgres import PostgresStore  # noqa: PLC0415
 
     publish(news)
     config = write_config(tmp_path, [(f"{news.url}/feed.xml", "Test")])
@@ -169,7 +169,7 @@ def test_an_ingest_worker_and_a_bot_process_split_the_work(
     polled = [json.loads(line) for line in worker.log().splitlines() if "feed polled" in line]
     stored_at = datetime.fromisoformat(polled[-1]["ts"]).timestamp()
     assert sent.at - stored_at < 2.0, sent.at - stored_at
-    store = PostgresRepository(database_url, lock="none")
+    store = PostgresStore(database_url, lock="none")
     assert any("worker story" in a.title for a in store.articles_since(sent_after(0)))
     store.close()
     assert "feed polled" in worker.log() and "feed polled" not in bot.log()

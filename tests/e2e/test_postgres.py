@@ -202,10 +202,10 @@ def test_the_store_reconnects_without_blocking_while_the_server_is_away(
         own_server: TestPostgres) -> None:
     from bot.errors import StorageError  # noqa: PLC0415
     from bot.models import ChatKey  # noqa: PLC0415
-    from bot.storage.postgres import PostgresRepository  # noqa: PLC0415
+    from bot.storage.postgres import PostgresStore  # noqa: PLC0415
     from tests.builders import chat  # noqa: PLC0415
 
-    repo = PostgresRepository(own_server.database())
+    repo = PostgresStore(own_server.database())
     try:
         repo.put_chat(chat(1))
         own_server.pause()

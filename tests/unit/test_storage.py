@@ -20,14 +20,14 @@ from bot.doctor import run_doctor
 from bot.errors import StorageCorruptError, StorageError, StorageLockedError
 from bot.models import ChatKey, DeliveryStatus, Vote
 from bot.storage import tinydb_store
-from bot.storage.tinydb_store import TinyDBRepository
+from bot.storage.tinydb_store import TinyDBRepository, TinyDBStore
 from tests.builders import T0, article, chat, delivery
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_prune_drops_old_months_and_their_files(tmp_path: Path) -> None:
-    repo = TinyDBRepository(tmp_path)
+    repo = TinyDBStore(tmp_path)
     old = article(ingested_at=T0 - timedelta(days=70))
     new = article()
     for a in (old, new):
@@ -51,7 +51,7 @@ def test_prune_drops_old_months_and_their_files(tmp_path: Path) -> None:
 def test_prune_keeps_an_article_until_its_pending_deliveries_are_out(tmp_path: Path) -> None:
     # Every matched article is delivered at least once (INTERFACE.md 6), even to a chat whose
     # digest came due only after the retention window (short soak: 6 pairs lost this way).
-    repo = TinyDBRepository(tmp_path)
+    repo = TinyDBStore(tmp_path)
     held, done = article(ingested_at=T0 - timedelta(days=40)), \
         article(ingested_at=T0 - timedelta(days=40))
     for a in (held, done):
@@ -69,12 +69,12 @@ def test_prune_keeps_an_article_until_its_pending_deliveries_are_out(tmp_path: P
 
 
 def test_second_process_is_refused(tmp_path: Path) -> None:
-    repo = TinyDBRepository(tmp_path)
+    repo = TinyDBStore(tmp_path)
     code = textwrap.dedent(f"""
-        from bot.storage.tinydb_store import TinyDBRepository
+        from bot.storage.tinydb_store import TinyDBRepository, TinyDBStore
         from bot.errors import StorageLockedError
         try:
-            TinyDBRepository({str(tmp_path)!r})
+            TinyDBStore({str(tmp_path)!r})
         except StorageLockedError as exc:
             print("LOCKED", exc)
     """)
@@ -82,16 +82,16 @@ def test_second_process_is_refused(tmp_path: Path) -> None:
                          timeout=30, check=False)
     assert "LOCKED" in out.stdout and str(os.getpid()) in out.stdout
     with pytest.raises(StorageLockedError):
-        TinyDBRepository(tmp_path)  # flock is per open file: same process is refused too
+        TinyDBStore(tmp_path)  # flock is per open file: same process is refused too
     repo.close()
-    TinyDBRepository(tmp_path).close()
+    TinyDBStore(tmp_path).close()
 
 
 def test_migration_from_schema_1(tmp_path: Path) -> None:
     doc = {"key": "5:0", "type": "private", "languages": "en lt", "topics": ["belarus"]}
     (tmp_path / "chats.json").write_text(json.dumps({"records": {"1": doc}}))
     (tmp_path / "meta.json").write_text(json.dumps({"schema": 1}))
-    repo = TinyDBRepository(tmp_path)
+    repo = TinyDBStore(tmp_path)
     migrated = repo.get_chat(ChatKey(5))
     assert migrated is not None and migrated.languages == ("en", "lt")
     repo.close()
@@ -99,7 +99,7 @@ def test_migration_from_schema_1(tmp_path: Path) -> None:
 
 
 def test_corrupt_file_is_named_and_never_overwritten(tmp_path: Path) -> None:
-    repo = TinyDBRepository(tmp_path)
+    repo = TinyDBStore(tmp_path)
     repo.put_chat(chat(1))
     repo.checkpoint()
     repo.put_chat(chat(1, title="second"))
@@ -107,11 +107,11 @@ def test_corrupt_file_is_named_and_never_overwritten(tmp_path: Path) -> None:
     path = tmp_path / "chats.json"
     path.write_text(path.read_text()[:20])
     with pytest.raises(StorageCorruptError, match="chats.json"):
-        TinyDBRepository(tmp_path)
+        TinyDBStore(tmp_path)
     assert len(path.read_text()) == 20, "the damaged file must be left for repair"
     report = run_doctor(tmp_path, repair=True)
     assert any("restored" in line for line in report.repaired)
-    repo = TinyDBRepository(tmp_path)
+    repo = TinyDBStore(tmp_path)
     assert repo.get_chat(ChatKey(1)) is not None
     repo.close()
 
@@ -122,7 +122,7 @@ WRITER = textwrap.dedent("""
     from bot.models import Article, Vote, Chat, ChatKey, ChatType
     from bot.storage import tinydb_store
     tinydb_store.CHECKPOINT_EVERY = 25
-    repo = tinydb_store.TinyDBRepository(sys.argv[1])
+    repo = tinydb_store.TinyDBStore(sys.argv[1])
     now = datetime(2026, 3, 1, tzinfo=UTC)
     start = int(sys.argv[2])
     for i in range(start, start + 100000):
@@ -152,7 +152,7 @@ def test_sigkill_at_random_moments_leaves_valid_files_and_keeps_acked_writes(
         for path in tmp_path.glob("*.json"):
             json.loads(path.read_bytes() or b"{}")  # every data file parses
     assert len(acked) > 100, "the writer never got going"
-    repo = TinyDBRepository(tmp_path)
+    repo = TinyDBStore(tmp_path)
     missing = [i for i in acked if repo.totals(f"{i:012x}").yes != 1]
     assert not missing, f"{len(missing)} acknowledged votes lost, e.g. {missing[:5]}"
     repo.close()
@@ -160,7 +160,7 @@ def test_sigkill_at_random_moments_leaves_valid_files_and_keeps_acked_writes(
 
 def test_checkpoint_rewrites_only_dirty_partitions(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    repo = TinyDBRepository(tmp_path)
+    repo = TinyDBStore(tmp_path)
     repo.add_article(article(ingested_at=T0 - timedelta(days=40)))
     repo.add_article(article())
     repo.checkpoint()
@@ -188,9 +188,9 @@ DISK_FULL = textwrap.dedent("""
     from datetime import UTC, datetime
     from bot.errors import StorageError
     from bot.models import Article, Vote
-    from bot.storage.tinydb_store import TinyDBRepository
+    from bot.storage.tinydb_store import TinyDBRepository, TinyDBStore
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    repo = TinyDBRepository(sys.argv[1])
+    repo = TinyDBStore(sys.argv[1])
     now = datetime(2026, 3, 1, tzinfo=UTC)
     repo.add_article(Article("a" * 12, "https://x/1", "t", "s", "f", "en", (), (), now, now))
     hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
@@ -218,7 +218,7 @@ def test_disk_full_is_a_clear_error_and_writes_resume(tmp_path: Path) -> None:
     acked = int(out.stdout.split("RESUMED")[1].split()[0])
     for path in tmp_path.glob("*.json"):
         json.loads(path.read_bytes() or b"{}")
-    repo = TinyDBRepository(tmp_path)
+    repo = TinyDBStore(tmp_path)
     assert repo.totals("a" * 12).yes >= acked + 1, "acknowledged votes and the later one kept"
     repo.close()
 
@@ -228,26 +228,22 @@ async def test_sends_answered_together_share_one_fsync_and_survive_reopening(
     import asyncio  # noqa: PLC0415
 
     from bot.clock import FakeClock  # noqa: PLC0415
-    from bot.delivery.queue import GroupCommit  # noqa: PLC0415
 
     repo = TinyDBRepository(tmp_path, FakeClock(T0))
     a = article()
-    repo.add_article(a)
-    repo.add_deliveries([delivery(a.id, chat_id=i) for i in range(10)])
-    commits = GroupCommit(repo)
-    flushes_before = len(repo.write_seconds)
-
-    async def mark(i: int) -> None:
-        with repo.staged():
-            repo.put_delivery(delivery(a.id, chat_id=i, status=DeliveryStatus.SENT))
-        await commits.wait()
-
-    await asyncio.gather(*(mark(i) for i in range(10)))
-    assert len(repo.write_seconds) - flushes_before == 1
-    with repo.staged():
-        repo.put_delivery(delivery(a.id, chat_id=0, status=DeliveryStatus.DROPPED))
-    repo.close()  # closing commits what was staged
-    again = TinyDBRepository(tmp_path, FakeClock(T0))
+    await repo.add_article(a)
+    await repo.add_deliveries([delivery(a.id, chat_id=i) for i in range(10)])
+    flushes_before = repo.store.flushes
+    await asyncio.gather(*(repo.put_delivery(delivery(a.id, chat_id=i,
+                                                      status=DeliveryStatus.SENT))
+                           for i in range(10)))
+    assert repo.store.flushes - flushes_before == 1, "ten marks, one fsync"
+    await repo.put_delivery(delivery(a.id, chat_id=0, status=DeliveryStatus.DROPPED))
+    assert repo.store.flushes - flushes_before == 2, "a mark alone is durable on return too"
+    repo.store._journal_fh.close()  # a kill: nothing is checkpointed or flushed on the way
+    repo.store._journal_fh = None
+    repo.store._release_lock()
+    again = TinyDBStore(tmp_path, FakeClock(T0))
     statuses = [again.get_delivery(a.id, ChatKey(i)) for i in range(10)]
     assert [d.status for d in statuses if d] == [DeliveryStatus.DROPPED] + [
         DeliveryStatus.SENT] * 9
@@ -267,22 +263,22 @@ async def test_sends_answered_together_share_one_fsync_and_survive_reopening(
 ])
 def test_any_undecodable_journal_line_is_corruption_named_by_file_and_line(
         tmp_path: Path, bad_line: bytes) -> None:
-    repo = TinyDBRepository(tmp_path)
+    repo = TinyDBStore(tmp_path)
     repo.put_chat(chat(1))
     repo.close()
     journal = tmp_path / "journal.jsonl"
     good = b'["v","000000000001",5,1]'
     journal.write_bytes(good + b"\n" + bad_line + b"\n" + good + b"\n")
     with pytest.raises(StorageCorruptError, match=r"journal\.jsonl: line 2"):
-        TinyDBRepository(tmp_path)
+        TinyDBStore(tmp_path)
     # The same line as a torn tail (no newline: a write cut by a crash) is dropped quietly.
     journal.write_bytes(good + b"\n" + bad_line)
-    TinyDBRepository(tmp_path).close()
+    TinyDBStore(tmp_path).close()
 
 
 def test_undecodable_journal_line_exits_2_without_traceback(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    repo = TinyDBRepository(data)
+    repo = TinyDBStore(data)
     repo.close()
     (data / "journal.jsonl").write_bytes(b'["c","not an object"]\n["c",1]\n')
     config = tmp_path / "newsbot.toml"
@@ -300,7 +296,7 @@ def test_data_folder_and_files_are_private_whatever_the_umask(tmp_path: Path) ->
     old = os.umask(0o022)
     try:
         folder = tmp_path / "data"
-        repo = TinyDBRepository(folder)
+        repo = TinyDBStore(folder)
         repo.put_chat(chat(1))
         repo.checkpoint()
         repo.put_chat(chat(2))
@@ -327,7 +323,7 @@ def test_data_folder_and_files_are_private_whatever_the_umask(tmp_path: Path) ->
 def test_a_checkpoint_that_fails_inside_a_write_keeps_the_write_acknowledged(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tinydb_store, "CHECKPOINT_EVERY", 3)
-    repo = TinyDBRepository(tmp_path)
+    repo = TinyDBStore(tmp_path)
     a = article()
     repo.add_article(a)
     real = tinydb_store.atomic_write
@@ -344,6 +340,6 @@ def test_a_checkpoint_that_fails_inside_a_write_keeps_the_write_acknowledged(
     repo.put_vote(Vote(a.id, 3, -1, T0))  # the journal still takes writes
     monkeypatch.setattr(tinydb_store, "atomic_write", real)
     repo.close()
-    reopened = TinyDBRepository(tmp_path)
+    reopened = TinyDBStore(tmp_path)
     assert (reopened.totals(a.id).yes, reopened.totals(a.id).no) == (2, 1)
     reopened.close()
