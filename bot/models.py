@@ -40,9 +40,13 @@ class DeliveryStatus(StrEnum):
     DROPPED = "dropped"
 
 
-@dataclass(frozen=True, slots=True)
-class ChatKey:
-    """A chat, or one thread of a forum supergroup."""
+class ChatKey(NamedTuple):
+    """A chat, or one thread of a forum supergroup.
+
+    Immutable like the dataclasses, and a named tuple for the reason ``Follower`` is one: a
+    follower look-up makes a few thousand of them an article (measured: 0.7 ms of a 13 ms
+    look-up at a million chats went to building frozen-dataclass keys).
+    """
 
     chat_id: int
     thread_id: int = 0
