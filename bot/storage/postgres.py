@@ -72,10 +72,10 @@ PENDING_CHANNEL = "newsbot_pending"
 MIGRATION_LOCK = 0x6E657773
 INSTANCE_LOCK = 0x626F7400
 CONNECT_TIMEOUT = 10     # at start-up: a database that is slow to answer still gets a chance
-RECONNECT_TIMEOUT = 3    # while running: the event loop waits for this call
+RECONNECT_TIMEOUT = 3    # while running: every call queued behind it waits
 STORED_OVERLAP = timedelta(seconds=5)
-# The calls are synchronous on the bot's event loop: a statement waiting for a lock must fail
-# (a StorageError the caller retries) rather than stop the whole process; a transaction left
+# The calls run one at a time on the store's thread: a statement waiting for a lock must fail
+# (a StorageError the caller retries) rather than hold up every call behind it; a transaction left
 # open by a process that hangs must not hold its locks for ever. Keepalives notice a server
 # that vanished without closing the connection.
 SESSION_OPTIONS = ("-c lock_timeout=5000 -c statement_timeout=30000 "
@@ -209,9 +209,9 @@ class PostgresStore:
     # ------------------------------------------------------------------ connection
     def _connect(self, *, first: bool = False) -> psycopg.Connection[Any]:
         if not first and time.monotonic() < self._retry_at:
-            # The calls are synchronous: during an outage each would block the bot's event
-            # loop for a connection attempt. One attempt a second is enough to notice the
-            # database is back.
+            # The calls run one at a time: during an outage each would hold up the calls
+            # queued behind it for a connection attempt. One attempt a second is enough to
+            # notice the database is back.
             raise StorageError(f"the database {masked(self.url)} is unreachable; retrying")
         try:
             conn = psycopg.connect(self.url, application_name="newsbot",
