@@ -98,6 +98,10 @@ class DeliveryService:
         self._waiting_for_slot: set[asyncio.Task[object]] = set()
         # chat id -> monotonic time before which tick/kick must not restart its sender
         self._backoff_until: dict[int, float] = {}
+        # chat id -> marks of messages Telegram accepted whose write failed (the store was
+        # away): written before anything else is sent to the chat, so an outage of the
+        # store costs no second copy. At most one send's marks per chat (its worker stops).
+        self._unsaved: dict[int, list[Delivery]] = {}
         # Bounds requests in flight: thousands of chat workers must not crowd the HTTP pool.
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
 
@@ -259,6 +263,7 @@ class DeliveryService:
             async with self._lock(chat_id) as mine:
                 if not mine:
                     return  # another process sends to it now; the next tick looks again
+                await self._save_marks(chat_id)
                 threads = await self.repo.threads_of(chat_id)
                 if not threads:  # no chat stored under this id: its deliveries can't go
                     await self._drop_pending(ChatKey(chat_id), "chat unknown")
@@ -373,7 +378,15 @@ class DeliveryService:
             # This chat sends nothing more until its mark is durable, so the crash window
             # stays one message per chat (a data folder shares the fsync of the marks of
             # sends answered together).
-            await self.repo.put_deliveries(done.records)
+            try:
+                await self.repo.put_deliveries(done.records)
+            except StorageError:
+                if done.tally is Tally.SENT:
+                    # Telegram has the message; only its mark is missing. Kept, it is
+                    # written before the chat's next send instead of the message going
+                    # out again (a kill before then still can: that is the window).
+                    self._unsaved.setdefault(chat.key.chat_id, []).extend(done.records)
+                raise
         if done.hold_chat is not None:
             self.pacer.delay_chat(chat.key.chat_id, done.hold_chat)
         if done.chat is ChatChange.MOVED and done.moved_to is not None:
@@ -388,6 +401,18 @@ class DeliveryService:
                 self._backoff_until[chat.key.chat_id] = time.monotonic() + done.retry_in
             self._retry_later(chat.key.chat_id, done.retry_in)
         return done.go_on
+
+    async def _save_marks(self, chat_id: int) -> None:
+        """Write a chat's kept marks (see ``_unsaved``); raises StorageError if still away."""
+        marks = self._unsaved.pop(chat_id, None)
+        if not marks:
+            return
+        try:
+            await self.repo.put_deliveries(marks)
+        except StorageError:
+            self._unsaved[chat_id] = marks
+            raise
+        log.info("kept marks written", extra={"chat": chat_id, "count": len(marks)})
 
     def _count(self, tally: Tally) -> None:
         if tally is Tally.SENT:
@@ -548,3 +573,6 @@ class DeliveryService:
         for waiting in list(self._waiting_for_slot):
             waiting.cancel()
         await finish_or_cancel([*self._workers.values(), *self._background], grace)
+        for chat_id in list(self._unsaved):
+            with contextlib.suppress(StorageError):  # still away: those may go out again
+                await self._save_marks(chat_id)

@@ -397,3 +397,32 @@ async def test_a_worker_whose_chat_lock_fails_gives_its_place_back(
         rig.delivery._start(chat_id, retry=True)  # what the 30 s retry does
     await rig.settle()
     assert all(len(rig.emulator.sent(c)) == 1 for c in (1, 2, 3))
+
+
+async def test_a_message_whose_mark_could_not_be_written_is_not_sent_again(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The 3-process soak's database restart: Telegram accepted a message, then the store was
+    # away for its "sent" mark; the chat's next worker sent it again.
+    real_put = rig.repo.put_deliveries
+    away = [True]
+
+    async def put_deliveries(deliveries: object) -> None:
+        if away[0]:
+            raise StorageError("the database is away")
+        await real_put(deliveries)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rig.repo, "put_deliveries", put_deliveries)
+    await rig.add_chat(1)
+    a = _mk(title="Belarus while the database restarts")
+    assert await rig.store(a) == 1
+    await rig.settle()
+    assert len(rig.emulator.sent(1)) == 1
+    rig.delivery._start(1, retry=True)  # the store is still away: nothing goes out
+    await rig.settle()
+    away[0] = False
+    rig.delivery._start(1, retry=True)  # what the 30 s retry does once it is back
+    await rig.settle()
+    assert len(rig.emulator.sent(1)) == 1, "sent once"
+    stored = await rig.repo.get_delivery(a.id, ChatKey(1))
+    assert stored is not None and stored.status is DeliveryStatus.SENT
+    assert stored.message_id == rig.emulator.sent(1)[0].message_id
