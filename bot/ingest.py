@@ -325,6 +325,10 @@ class Ingestor:
         now = self.clock.now()
         saved = await self.repo.get_feed_state(feed.url) if self.repo else None
         state = saved or FeedState(feed.url)
+        if self._stopping:
+            # The shutdown began while the store answered (its fetcher may be closed now):
+            # nothing was fetched, so nothing changes, and the next poll takes the feed.
+            return result
         try:
             resp = await self._fetch_feed(feed, state, result)
             if resp.not_modified:

@@ -467,3 +467,20 @@ async def test_a_restart_fills_the_story_index_page_by_page_with_only_what_it_ke
     assert all(a.id in ingestor.stories for a in newest), "the newest seven, ties included"
     await ingestor.close()
     await repo.close()
+
+
+async def test_a_poll_that_begins_after_the_shutdown_fetches_nothing(tmp_path: Path,
+                                                                     site: NewsServer) -> None:
+    # Found by the 3-process soak: a poll due as the bot stopped reached its fetch after the
+    # fetcher was closed ("Cannot send a request, as the client has been closed").
+    item = {"title": "Minsk border talks", "link": f"{site.url}/a/1", "guid": "one",
+            "description": " ".join(LONG)}
+    settings, clock, fetcher, repo = _one_feed(tmp_path, site, "/one.xml", [item])
+    ingestor = Ingestor(settings, fetcher, clock, repo)
+    ingestor.stop()
+    await fetcher.close()
+    result = await ingestor.poll(settings.feeds[0])
+    assert result.articles == [] and result.ok
+    assert await repo.get_feed_state(settings.feeds[0].url) is None, "nothing changed"
+    assert await repo.article_count() == 0
+    await repo.close()
