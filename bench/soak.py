@@ -206,7 +206,8 @@ def make_plan(args: argparse.Namespace, site: str) -> Plan:
     slice_ = (month - timedelta(hours=12)) / max(1, args.restarts)
     moments = [SIM_START + timedelta(hours=6) + slice_ * (i + rng.uniform(0.2, 0.8))
                for i in range(args.restarts)]
-    kinds = ["kill", "term"] * (args.restarts // 2) + ["kill"] * (args.restarts % 2)
+    kinds = ["kill"] * args.restarts if args.kill_leader else \
+        ["kill", "term"] * (args.restarts // 2) + ["kill"] * (args.restarts % 2)
     rng.shuffle(kinds)
     marks = [SIM_START, *moments, SIM_START + month]
     gaps = sorted(range(len(marks) - 1), key=lambda i: marks[i] - marks[i + 1])[:len(FAULTS)]
@@ -733,6 +734,10 @@ def run(args: argparse.Namespace) -> int:
             # A restart that falls due while the last one is still starting waits a little: a
             # signal in the interpreter's first ~0.2 s (before newsbot runs) meets Python's
             # default action, which tells nothing about newsbot.
+            if args.kill_leader:
+                leaders = [i for i, r in enumerate(runners) if r.leading()]
+                if leaders:
+                    victim = leaders[0]
             runner = runners[victim]
             if restarts and restarts[0][0] <= now and active_fault is None \
                     and runner.uptime() >= MIN_UPTIME:
@@ -1050,6 +1055,9 @@ def main() -> int:
     parser.add_argument("--db-restart", action="store_true",
                         help="with --processes > 1: restart the database once, halfway")
     parser.add_argument("--keep", action="store_true", help="keep the data and logs")
+    parser.add_argument("--kill-leader", action="store_true",
+                        help="every restart a SIGKILL of the process that sends (the hardest "
+                             "case for exactly-once and failover)")
     parser.add_argument("--no-write", dest="write", action="store_false",
                         help="don't update BENCHMARKS.md")
     args = parser.parse_args()
