@@ -138,13 +138,8 @@ class FeedScheduler:
         self._poll_started[feed.url] = time.monotonic()
         claimed = False
         try:
-            if self._stopping:
-                return  # a run that was already due when the shutdown began
             claimed = await self._claim(feed)
             if not claimed:
-                return
-            if self._stopping:  # the shutdown began while the lease was taken
-                await self._release(feed)
                 return
             renewing = asyncio.create_task(self._keep_lease(feed), name="feed-lease")
             started = time.monotonic()

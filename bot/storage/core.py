@@ -289,9 +289,13 @@ class CoreRepository:
     async def _write(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         started = time.perf_counter()
         result = await self._call(fn, *args, **kwargs)
+        self._written(started)
+        return result
+
+    def _written(self, started: float) -> None:
+        """Tell the observer how long a durable write begun at ``started`` took."""
         if self._on_write is not None:
             self._on_write(time.perf_counter() - started)
-        return result
 
     # life cycle -------------------------------------------------------------
     async def close(self) -> None:

@@ -1011,11 +1011,6 @@ class TinyDBRepository(CoreRepository):
         super().__init__(self.store, on_write)
         self._commit_due: asyncio.Future[None] | None = None
 
-    @property
-    def folder(self) -> Path:
-        """The data folder."""
-        return self.store.folder
-
     async def put_deliveries(self, deliveries: Iterable[Delivery]) -> None:
         """Replace delivery records; durable on return, the fsync shared with the same turn's."""
         started = time.perf_counter()
@@ -1026,8 +1021,7 @@ class TinyDBRepository(CoreRepository):
             self._commit_due = loop.create_future()
             loop.call_soon(self._commit_staged)
         await asyncio.shield(self._commit_due)
-        if self._on_write is not None:
-            self._on_write(time.perf_counter() - started)
+        self._written(started)
 
     def _commit_staged(self) -> None:
         due, self._commit_due = self._commit_due, None
