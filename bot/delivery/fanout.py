@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from bot.models import Article, Chat, ChatKey, Follower
+from bot.models import Article, Chat, ChatKey, FollowerGroup
 
 
 class Target(NamedTuple):
     """One chat that gets an article.
 
-    Immutable, and a named tuple for the reason ``Follower`` is one: an article of a busy
+    Immutable, and a named tuple for the reason ``ChatKey`` is one: an article of a busy
     topic makes thousands (half a frozen dataclass's cost each).
 
     Attributes:
@@ -34,13 +34,14 @@ def takes_language(languages: tuple[str, ...], language: str) -> bool:
     return not languages or language in languages
 
 
-def targets(article: Article, followers: Sequence[Follower],
+def targets(article: Article, followers: Sequence[FollowerGroup],
             own_hits: Sequence[tuple[Chat, str]]) -> list[Target]:
     """Return every active chat the article goes to, each once.
 
     Args:
         article: The new article.
-        followers: A ``Follower`` per active chat and article topic it follows.
+        followers: The active chats that follow the article's topics, grouped by topic and
+            language filter.
         own_hits: ``(chat, own topic id)`` for each keyword topic that matched the article,
             with the chat as stored now.
 
@@ -49,18 +50,19 @@ def targets(article: Article, followers: Sequence[Follower],
         first (best) topic over its others: that is the group the chat sees it under.
     """
     language = article.language
+    taken = [group for group in followers if takes_language(group.languages, language)]
     if len(article.topics) == 1 and not own_hits:
         # The common case, and thousands of followers: nobody can appear twice.
-        return [Target(f.key, f.topic_id) for f in followers
-                if not f.languages or language in f.languages]
-    by_topic: dict[str, list[Follower]] = {}
-    for follower in followers:
-        by_topic.setdefault(follower.topic_id, []).append(follower)
+        return [Target(key, group.topic_id) for group in taken for key in group.chats]
+    by_topic: dict[str, list[FollowerGroup]] = {}
+    for group in taken:
+        by_topic.setdefault(group.topic_id, []).append(group)
     found: dict[ChatKey, Target] = {}
     for topic_id in article.topics:
-        for follower in by_topic.get(topic_id, ()):
-            if follower.key not in found and takes_language(follower.languages, language):
-                found[follower.key] = Target(follower.key, topic_id)
+        for group in by_topic.get(topic_id, ()):
+            for key in group.chats:
+                if key not in found:
+                    found[key] = Target(key, topic_id)
     for owner, own_id in own_hits:
         if (owner.key in found or not owner.active
                 or not takes_language(owner.languages, language)

@@ -38,7 +38,7 @@ from bot.models import (
     ChatTally,
     Delivery,
     FeedState,
-    Follower,
+    FollowerGroup,
     StoredStory,
     Vote,
     VoteTotals,
@@ -76,8 +76,8 @@ class Repository(Protocol):
         """
         ...
 
-    async def followers(self, topic_ids: Collection[str]) -> list[Follower]:
-        """Return a ``Follower`` for each active chat and each of these topics it follows.
+    async def followers(self, topic_ids: Collection[str]) -> list[FollowerGroup]:
+        """Return the active chats that follow these topics, grouped by topic and language filter.
 
         Independent of how many chats are stored: an index scan on a database.
         """

@@ -30,7 +30,7 @@ from bot.models import (
     ChatTally,
     Delivery,
     FeedState,
-    Follower,
+    FollowerGroup,
     StoredStory,
     Vote,
     VoteTotals,
@@ -79,8 +79,8 @@ class SyncStore(Protocol):
         """Apply an update intent to the chat as stored now, atomically; durable on return."""
         ...
 
-    def followers(self, topic_ids: Collection[str]) -> list[Follower]:
-        """Return a ``Follower`` for each active chat and each of these topics it follows."""
+    def followers(self, topic_ids: Collection[str]) -> list[FollowerGroup]:
+        """Return the active chats that follow these topics, by topic and language filter."""
         ...
 
     def chats_with_own_topics(self) -> list[Chat]:
@@ -319,8 +319,8 @@ class CoreRepository:
         """Apply an update intent to the chat as stored now; the chat as changed, or None."""
         return await self._write(self.core.edit_chat, key, edit)
 
-    async def followers(self, topic_ids: Collection[str]) -> list[Follower]:
-        """A ``Follower`` for each active chat and each of these topics it follows."""
+    async def followers(self, topic_ids: Collection[str]) -> list[FollowerGroup]:
+        """The active chats that follow these topics, grouped by topic and language filter."""
         return await self._call(self.core.followers, topic_ids)
 
     async def chats_with_own_topics(self) -> list[Chat]:

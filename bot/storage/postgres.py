@@ -54,7 +54,7 @@ from bot.models import (
     Delivery,
     DeliveryStatus,
     FeedState,
-    Follower,
+    FollowerGroup,
     StoredStory,
     Vote,
     VoteTotals,
@@ -284,10 +284,11 @@ class PostgresStore:
         return self._conn
 
     def _run(self, sql: str, params: tuple[Any, ...] | list[Any] = (), *,
-             many: list[tuple[Any, ...]] | None = None) -> list[tuple[Any, ...]]:
+             many: list[tuple[Any, ...]] | None = None,
+             binary: bool = False) -> list[tuple[Any, ...]]:
         conn = self._conn_or_connect()
         try:
-            with conn.cursor() as cur:
+            with conn.cursor(binary=binary) as cur:
                 if many is not None:
                     cur.executemany(sql, many)
                     return []
@@ -307,10 +308,26 @@ class PostgresStore:
                 conn.close()
             self._conn = None
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        rows = self._run(sql, params)
-        self._end_read()
-        return rows
+    def _query(self, sql: str, params: tuple[Any, ...] = (), *,
+               binary: bool = False) -> list[tuple[Any, ...]]:
+        """Run a read: inside a batch, in its transaction; alone, as one statement.
+
+        ``binary`` asks for results in binary form, which spares parsing text for large
+        integer arrays (the follower look-up).
+        """
+        if self._depth or self._staging:
+            return self._run(sql, params, binary=binary)
+        conn = self._conn_or_connect()
+        # A read on its own needs no transaction block: in autocommit mode it is one round
+        # trip, where BEGIN, the statement and COMMIT are three (and an idle open
+        # transaction would hold its locks and block migrations). The flag is local to
+        # the driver; setting it sends nothing.
+        conn.autocommit = True
+        try:
+            return self._run(sql, params, binary=binary)
+        finally:
+            if self._conn is conn and not conn.closed:
+                conn.autocommit = False
 
     def _end_read(self) -> None:
         # Outside a batch a read ends its transaction at once: an idle open transaction
@@ -441,25 +458,23 @@ class PostgresStore:
         self._write("UPDATE chat_changes SET version = version + 1, subscriptions = "
                     "subscriptions + %s WHERE id = 1", (1 if subscriptions else 0,))
 
-    def followers(self, topic_ids: Collection[str]) -> list[Follower]:
-        """Return a ``Follower`` for each active chat and each of these topics it follows.
+    def followers(self, topic_ids: Collection[str]) -> list[FollowerGroup]:
+        """Return the active chats that follow these topics, grouped by topic and language filter.
 
-        One index-only scan of ``subscriptions``, grouped by topic and language filter: a
-        few rows of two id arrays rather than a few thousand rows (at a few thousand
-        followers an article, per-row work in the driver is what costs).
+        One index-only scan of ``subscriptions``, grouped in the database: a few rows of two
+        id arrays rather than a few thousand rows (at a few thousand followers an article,
+        per-row work in the driver is what costs), read in binary (parsing the arrays as text
+        took a third of the query's time).
         """
         wanted = list(topic_ids)
         if not wanted:
             return []
         rows = self._query("SELECT topic_id, languages, array_agg(chat_id), "
                            "array_agg(thread_id) FROM subscriptions WHERE topic_id = ANY(%s) "
-                           "GROUP BY topic_id, languages", (wanted,))
-        found: list[Follower] = []
-        for topic_id, languages, chat_ids, thread_ids in rows:
-            filter_ = tuple(languages) if languages else ()
-            found.extend([Follower(ChatKey(c, t), topic_id, filter_)
-                          for c, t in zip(chat_ids, thread_ids, strict=True)])
-        return found
+                           "GROUP BY topic_id, languages", (wanted,), binary=True)
+        return [FollowerGroup(topic_id, tuple(languages or ()),
+                              tuple(map(ChatKey, chat_ids, thread_ids)))
+                for topic_id, languages, chat_ids, thread_ids in rows]
 
     def chats_with_own_topics(self) -> list[Chat]:
         """Return the active chats that have keyword topics of their own."""

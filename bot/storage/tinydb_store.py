@@ -49,7 +49,7 @@ from bot.models import (
     Delivery,
     DeliveryStatus,
     FeedState,
-    Follower,
+    FollowerGroup,
     StoredStory,
     Vote,
     VoteTotals,
@@ -220,7 +220,7 @@ class TinyDBStore:
         self._dirty: set[str] = set()
         self._subscriptions_version = 0
         # (subscriptions version it was built at, topic -> followers), built on demand
-        self._followers_index: tuple[int, dict[str, list[Follower]]] | None = None
+        self._followers_index: tuple[int, dict[str, list[FollowerGroup]]] | None = None
         self.flushes = 0  # journal fsyncs so far (tests count them)
         # One process owns the folder, so leases only ever divide work inside it.
         self._leases: dict[str, tuple[str, float]] = {}
@@ -665,18 +665,21 @@ class TinyDBStore:
         self.put_chat(changed)
         return changed
 
-    def followers(self, topic_ids: Collection[str]) -> list[Follower]:
-        """Return a ``Follower`` for each active chat and each of these topics it follows."""
+    def followers(self, topic_ids: Collection[str]) -> list[FollowerGroup]:
+        """Return the active chats that follow these topics, by topic and language filter."""
         if self._followers_index is None or self._followers_index[0] != \
                 self._subscriptions_version:
-            index: dict[str, list[Follower]] = defaultdict(list)
+            index: dict[str, dict[tuple[str, ...], list[ChatKey]]] = defaultdict(dict)
             for chat in self._chats.values():
                 if chat.active:
                     for topic_id in chat.topics:
-                        index[topic_id].append(Follower(chat.key, topic_id, chat.languages))
-            self._followers_index = (self._subscriptions_version, dict(index))
-        return [follower for topic_id in dict.fromkeys(topic_ids)
-                for follower in self._followers_index[1].get(topic_id, ())]
+                        index[topic_id].setdefault(chat.languages, []).append(chat.key)
+            self._followers_index = (self._subscriptions_version, {
+                topic_id: [FollowerGroup(topic_id, languages, tuple(keys))
+                           for languages, keys in groups.items()]
+                for topic_id, groups in index.items()})
+        return [group for topic_id in dict.fromkeys(topic_ids)
+                for group in self._followers_index[1].get(topic_id, ())]
 
     def chats_with_own_topics(self) -> list[Chat]:
         """Return the active chats that have keyword topics of their own."""

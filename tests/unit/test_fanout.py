@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.delivery.fanout import Target, targets
-from bot.models import Chat, ChatKey, Follower, Topic
+from bot.models import Chat, ChatKey, FollowerGroup, Topic
 from tests.builders import article, chat
 
 OWN = Topic("own:1", "Vilnius trams", ("vilnius tram",))
 
 
-def followers(*chats: Chat) -> list[Follower]:
-    return [Follower(c.key, topic_id, c.languages) for c in chats for topic_id in c.topics]
+def followers(*chats: Chat) -> list[FollowerGroup]:
+    """A group per chat and topic: fan-out must not rely on a store's grouping."""
+    return [FollowerGroup(topic_id, c.languages, (c.key,)) for c in chats
+            for topic_id in sorted(c.topics)]
 
 
 def test_the_articles_first_topic_names_the_group_and_each_chat_gets_it_once() -> None:
