@@ -44,7 +44,7 @@ from bot.models import Article, Delivery, FeedItem, FeedState, StoredStory
 from bot.settings import FeedConfig, Settings
 from bot.stopping import unblock_stop_signals
 from bot.storage.base import Repository
-from bot.summarize import summarize
+from bot.summary_worker import summarize_in_worker
 from bot.topics import TopicMatcher
 
 log = logging.getLogger(__name__)
@@ -526,7 +526,7 @@ class Ingestor:
         result.stage_seconds["match"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         summary = await self._cpu(
-            summarize, text, title, language or "en", self.settings.summary.algorithm,
+            summarize_in_worker, text, title, language or "en", self.settings.summary.algorithm,
             self.settings.summary.sentences)
         result.stage_seconds["summarize"] += time.perf_counter() - t0
         aid = article_id(keys[0])

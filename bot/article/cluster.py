@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+import snowballstemmer
 import stopwordsiso
-from nltk.stem.snowball import SnowballStemmer
 
 LEAD_WORDS = 60
 TITLE_WEIGHT = 2.0     # each title word counts as much as two lead words
@@ -39,15 +39,15 @@ SHORTLIST = 20         # candidates scored exactly after the index's first pass
 _WORD = re.compile(r"\w+")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _STOP = frozenset(stopwordsiso.stopwords(["en", "ru", "be", "uk", "de", "pl", "lt", "lv", "et"]))
-_RUSSIAN = SnowballStemmer("russian")
-_ENGLISH = SnowballStemmer("english")
+_RUSSIAN = snowballstemmer.stemmer("russian")
+_ENGLISH = snowballstemmer.stemmer("english")
 
 Story = tuple[str, str, str]  # (title, text, url)
 
 
 @lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
-    return str(_RUSSIAN.stem(word) if _CYRILLIC.search(word) else _ENGLISH.stem(word))
+    return str(_RUSSIAN.stemWord(word) if _CYRILLIC.search(word) else _ENGLISH.stemWord(word))
 
 
 def _terms(text: str) -> Iterable[tuple[str, bool]]:
