@@ -63,6 +63,7 @@ from bench.report import write_section  # noqa: E402
 from bot.clock import ScaledClock  # noqa: E402
 from bot.models import Chat, ChatKey, ChatType, DeliveryMode, QuietHours  # noqa: E402
 from bot.render import parse_vote  # noqa: E402
+from bot.roles import LEASE_SECONDS, RENEW_SECONDS  # noqa: E402
 from bot.storage.base import Repository  # noqa: E402
 from bot.storage.tinydb_store import TinyDBStore  # noqa: E402
 from bot.texts import text as ui_text  # noqa: E402
@@ -788,14 +789,22 @@ def run(args: argparse.Namespace) -> int:
             if now >= finish:
                 break
             time.sleep(0.1)
-        # the month is over: let the last sends settle, then stop gracefully
+        # the month is over: let the last sends settle, then stop gracefully. Not before a
+        # standby could have taken over from a process killed at the very end: until its
+        # lease runs out nothing is sent, so five quiet seconds then prove nothing (the
+        # likely cause of one run's 18 deliveries left pending after a leader SIGKILL on
+        # its last day, which the check counted as lost).
         settle = time.monotonic()
+        last_stop = max([r["at"] for r in restart_log] + [f["down_at"] for f in db_log],
+                        default=0.0)
+        takeover_done = last_stop + LEASE_SECONDS + RENEW_SECONDS + 10.0
         last = -1
         while time.monotonic() - settle < 120:
             voter.step(time.monotonic())
             with emulator.lock:
                 count = len(emulator.messages)
-            if count == last and not voter.waiting and not voter.planned:
+            if count == last and not voter.waiting and not voter.planned \
+                    and time.time() >= takeover_done:
                 break
             last = count
             time.sleep(5)
