@@ -3,6 +3,7 @@ migration and corruption handling."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import random
@@ -96,6 +97,29 @@ def test_migration_from_schema_1(tmp_path: Path) -> None:
     assert migrated is not None and migrated.languages == ("en", "lt")
     repo.close()
     assert json.loads((tmp_path / "meta.json").read_text())["schema"] == 3
+
+
+def test_opening_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    # The collector is paused while the folder loads (millions of objects that all stay);
+    # an open that fails half-way must not leave it off for the life of the process.
+    repo = TinyDBStore(tmp_path)
+    repo.put_chat(chat(1))
+    repo.checkpoint()
+    repo.close()
+    assert gc.isenabled()
+    TinyDBStore(tmp_path).close()
+    assert gc.isenabled()
+    (tmp_path / "chats.json").write_text("{not json")
+    with pytest.raises(StorageCorruptError):
+        TinyDBStore(tmp_path)
+    assert gc.isenabled(), "a failed open turned the collector off for good"
+    gc.disable()
+    try:
+        (tmp_path / "chats.json").unlink()
+        TinyDBStore(tmp_path).close()
+        assert not gc.isenabled(), "a caller that had it off keeps it off"
+    finally:
+        gc.enable()
 
 
 def test_corrupt_file_is_named_and_never_overwritten(tmp_path: Path) -> None:
