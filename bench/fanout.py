@@ -5,7 +5,11 @@ With Telegram's limits on (the emulator answers 429 past 30/s overall, 1/s per p
 messages, duplicates, 429s, elapsed time against the limit-bound optimum, CPU per 1,000
 messages and peak RSS. With limits off and pacing off: the raw ceiling in messages/s.
 
-Run: ``python bench/fanout.py [PRIVATE GROUPS ARTICLES]`` (defaults 10000 50 3: ~18 min).
+With ``--postgres``, the limited run alone on the PostgreSQL backend (the embedded
+PostgreSQL 18 the tests use, or NEWSBOT_TEST_DATABASE_URL): writes "Fan-out on PostgreSQL".
+
+Run: ``python bench/fanout.py [--postgres] [PRIVATE GROUPS ARTICLES]`` (defaults 10000 50 3:
+~18 min; the full run twice that, as its unlimited runs add little).
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from bot.delivery.queue import DeliveryService  # noqa: E402
 from bot.delivery.sender import TelegramSender  # noqa: E402
 from bot.models import Article, Chat, ChatKey, ChatType  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from bot.storage.core import SyncStore  # noqa: E402
+from bot.storage.core import CoreRepository, SyncStore  # noqa: E402
+from bot.storage.postgres import PostgresRepository  # noqa: E402
 from bot.storage.tinydb_store import TinyDBRepository  # noqa: E402
 from tests.conftest import TOKEN, free_port, write_config  # noqa: E402
 from tests.emulator.server import Emulator  # noqa: E402
@@ -54,15 +59,19 @@ def seed_followers(repo: SyncStore, emulator: Emulator, private: int, groups: in
 
 
 async def run(private: int, groups: int, articles: int, *, limits: bool,
-              sink_url: str | None = None) -> dict[str, float]:
-    """Deliver through the emulator, or through bench/sink.py at ``sink_url``."""
+              sink_url: str | None = None, database_url: str | None = None) -> dict[str, float]:
+    """Deliver through the emulator, or through bench/sink.py at ``sink_url``.
+
+    On the data folder, or on PostgreSQL at ``database_url``.
+    """
     emulator = Emulator(TOKEN, limits=limits).start()
     base_url = sink_url or emulator.base_url
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(write_config(Path(tmp), []), env={})
         clock = SystemClock()
-        repo = TinyDBRepository(Path(tmp) / "data", clock)
-        seed_followers(repo.store, emulator, private, groups)
+        repo: CoreRepository = PostgresRepository(database_url) if database_url \
+            else TinyDBRepository(Path(tmp) / "data", clock)
+        seed_followers(repo.core, emulator, private, groups)
         chats = ChatService(repo, settings, clock)
         pacer = Pacer() if limits else Pacer(global_rate=0, private_interval=0,
                                               group_per_minute=10**9)
@@ -105,8 +114,42 @@ async def run(private: int, groups: int, articles: int, *, limits: bool,
             "rss_mb": peak_rss_mb()}
 
 
+def postgres_main(private: int, groups: int, articles: int) -> None:
+    """The limited run on PostgreSQL; writes "Fan-out on PostgreSQL"."""
+    from tests.pg import TestPostgres  # noqa: PLC0415 (a test helper, only for this run)
+
+    server = TestPostgres().start()
+    try:
+        server.wait_ready()
+        limited = asyncio.run(run(private, groups, articles, limits=True,
+                                  database_url=server.database()))
+    finally:
+        server.stop()
+    lines = [
+        f"Emulator with Telegram's limits on; {articles} articles to {private:,} private chats "
+        f"and {groups} groups ({limited['expected']:,.0f} messages); one bot process on the "
+        "PostgreSQL backend (PostgreSQL 18, embedded, local, fsync on).", "",
+        "| measure | value | target |", "|---|---|---|",
+        f"| messages delivered | {limited['delivered']:,.0f} of {limited['expected']:,.0f} | all |",
+        f"| duplicates | {limited['duplicates']:.0f} | 0 |",
+        f"| 429 answers received | {limited['429s']:.0f} | 0 |",
+        f"| elapsed / limit-bound optimum | {limited['elapsed']:.0f} s / "
+        f"{limited['optimum']:.0f} s = {limited['optimum'] / limited['elapsed']:.2f} of "
+        "optimum | >= 0.95 |",
+        f"| bot CPU per 1,000 messages | {limited['cpu_per_1000']:.2f} s | |",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    write_section("Fan-out on PostgreSQL", text, "python bench/fanout.py --postgres")
+
+
 def main() -> None:
-    private, groups, articles = (int(x) for x in (sys.argv[1:4] or (10_000, 50, 3)))
+    postgres = "--postgres" in sys.argv
+    numbers = [a for a in sys.argv[1:] if a != "--postgres"]
+    private, groups, articles = (int(x) for x in (numbers[:3] or (10_000, 50, 3)))
+    if postgres:
+        postgres_main(private, groups, articles)
+        return
     limited = asyncio.run(run(private, groups, articles, limits=True))
     raw = asyncio.run(run(min(private, 10_000), 0, 1, limits=False))
     port = free_port()
