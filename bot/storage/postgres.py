@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
 from bot.clock import Clock, SystemClock
@@ -318,6 +319,12 @@ class PostgresStore:
         if self._depth or self._staging:
             return self._run(sql, params, binary=binary)
         conn = self._conn_or_connect()
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            # Not expected (every write commits or rolls back), but the driver refuses the
+            # flag inside a transaction: read in it and end it, as a read always did.
+            rows = self._run(sql, params, binary=binary)
+            self._end_read()
+            return rows
         # A read on its own needs no transaction block: in autocommit mode it is one round
         # trip, where BEGIN, the statement and COMMIT are three (and an idle open
         # transaction would hold its locks and block migrations). The flag is local to

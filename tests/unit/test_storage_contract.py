@@ -608,3 +608,31 @@ async def test_chats_waiting_for_their_digest_are_not_alert_chats(open_store: Op
         "instant, inactive (to drop) and unknown chats; the digest chat waits for its digest"
     await repo.edit_chat(ChatKey(2), ChatEdit.setting(mode=DeliveryMode.INSTANT))
     assert sorted(k.chat_id for k in await repo.pending_alert_chats()) == [1, 2, 3, 4]
+
+
+def test_a_read_on_its_own_leaves_no_transaction_open(database_url: str) -> None:
+    # PostgreSQL only: reads outside a batch run in autocommit (one round trip); one that
+    # finds a transaction open reads in it and ends it. Either way nothing stays open to
+    # hold locks (an idle open transaction blocks migrations and VACUUM).
+    from psycopg.pq import TransactionStatus  # noqa: PLC0415
+
+    from bot.storage.postgres import PostgresStore  # noqa: PLC0415
+
+    store = PostgresStore(database_url)
+    try:
+        store.put_chat(chat(1))
+        conn = store._conn
+        assert conn is not None
+        assert store.get_chat(ChatKey(1)) is not None
+        assert conn.info.transaction_status == TransactionStatus.IDLE
+        assert not conn.autocommit, "writes still commit as one transaction"
+        conn.execute("SELECT 1")  # a transaction left open behind the store's back
+        assert conn.info.transaction_status == TransactionStatus.INTRANS
+        assert store.get_chat(ChatKey(1)) is not None
+        assert conn.info.transaction_status == TransactionStatus.IDLE
+        with store.batch():
+            store.put_chat(chat(2))
+            assert store.get_chat(ChatKey(2)) is not None, "a read in a batch sees its writes"
+        assert store.get_chat(ChatKey(2)) is not None
+    finally:
+        store.close()
