@@ -131,9 +131,21 @@ class BodiesAhead:
         await asyncio.gather(*left, return_exceptions=True)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity, not the machine's count.
+
+    A process pinned with ``taskset`` or limited by a container's cpuset sees every core in
+    ``os.cpu_count()``; workers for cores it can't use only add hand-offs on the one it has.
+    """
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux: macOS has no affinity call
+        return os.cpu_count() or 1
+
+
 def ingest_workers() -> int:
-    """Worker processes for extraction and summaries: one per core when there are several."""
-    cores = os.cpu_count() or 1
+    """Worker processes for extraction and summaries: one per usable core, when several."""
+    cores = usable_cores()
     return min(cores, 4) if cores > 1 else 0
 
 
