@@ -6,7 +6,8 @@ Belarusian; py3langid is stronger but calls some Russian sentences Bulgarian or 
 The alphabet settles most of those cases before any model votes:
 
 * Kazakh (``ә ғ қ ң ө ұ ү һ``), Serbian/Macedonian (``ј љ њ ћ ђ џ ѓ ќ ѕ``) letters: not ours.
-* ``ў``, or ``і`` with ``ы``: Belarusian. ``ї є ґ``, or ``і`` with ``и``: Ukrainian.
+* ``ў``: Belarusian. ``ї є ґ``, or ``і`` with ``и``: Ukrainian. ``і`` with ``ы`` (and no
+  ``и``): Belarusian, unless the model is sure it is Kazakh without its own letters.
 * ``ы`` or ``э`` without ``і``: Russian. ``ъ`` before a consonant: Bulgarian.
 """
 
@@ -35,6 +36,7 @@ _POLISH = set("łśźżćńŁŚŹŻĆŃ")
 
 
 SHORT_TEXT = 40  # characters: below this a text is a title or a phrase, not prose
+KAZAKH_WITHOUT_LETTERS = 0.5  # the open model's confidence in Kazakh that overrules і + ы
 # Latin letters that look like Cyrillic ones. Belarusian and Ukrainian web text often types
 # the Latin "i" for "і" («Кiраванне»); inside a Cyrillic word each of these is Cyrillic.
 _LOOK_ALIKES = str.maketrans("aceiopxyAOCEHKMPTXBI", "асеіорхуАОСЕНКМРТХВІ")
@@ -57,6 +59,12 @@ def _langid_targets() -> Any:
     return identifier
 
 
+def _likelier(text: str, languages: tuple[str, ...]) -> str:
+    """Of ``languages`` (some of ours), the one the model restricted to ours ranks first."""
+    ranked = [code for code, _p in _langid_targets().rank(text) if code in languages]
+    return str(ranked[0]) if ranked else languages[0]
+
+
 def cyrillic_look_alikes(text: str) -> str:
     """Read Latin look-alike letters inside Cyrillic words as the Cyrillic letters."""
     return _MIXED_WORD.sub(lambda m: m.group().translate(_LOOK_ALIKES), text)
@@ -74,10 +82,18 @@ def _cyrillic(text: str) -> str | None:
     has_i, has_y = "і" in lower, "ы" in lower
     if set("їєґ") & set(lower):
         return "uk"
-    if has_i and has_y:
-        return "be"
     if has_i and "и" in lower:
+        # Belarusian has no и and Russian no і: Ukrainian, unless Belarusian letters are there
+        # too. Then one of the two is quoting Russian («трансформеры» in Ukrainian, «Ученых
+        # записок» in Belarusian), and the model restricted to those two decides.
+        if has_y or "э" in lower:
+            return _likelier(text, ("be", "uk"))
         return "uk"
+    if has_i and has_y:
+        # Belarusian, or Kazakh typed without its own letters (common on the web: «ц» for
+        # «ң»), which shares і and ы; only a model can tell those apart.
+        code, prob = _langid().classify(text)
+        return "kk" if code == "kk" and prob >= KAZAKH_WITHOUT_LETTERS else "be"
     if (has_y or "э" in lower) and not has_i:
         if set("иъщ") & set(lower):
             return "ru"
@@ -100,6 +116,9 @@ def _langdetect(text: str) -> tuple[str, float]:
 
 
 _CYRILLIC_TARGETS = ("ru", "be", "uk")
+# Letters a language's alphabet lacks: Russian has no і ї є ґ ў, Ukrainian no ы э ъ ё ў,
+# Belarusian no и щ ъ ї є ґ (it writes an apostrophe where Russian writes ъ).
+_NEVER_WRITES = {"ru": set("іїєґў"), "uk": set("ыэъёў"), "be": set("ищъїєґ")}
 UK_OVERRULE = 0.9  # langdetect's confidence needed to call a py3langid "uk" Russian
 OTHER_LANGUAGE = 0.99
 
@@ -109,16 +128,21 @@ def _short(sample: str, hint: str | None, *, cyrillic: bool) -> str:
 
     No letter told the language apart (the rules ran first). Unless the open model is sure
     of another language, the model restricted to ours chooses among the languages of this
-    script, and a hint of that script wins unless that choice is clear.
+    script that its letters allow, and a hint among those wins unless that choice is clear.
     """
     code, prob = _langid().classify(sample)
     if str(code) not in TARGETS and prob >= OTHER_LANGUAGE:
         return str(code)  # sure that it is another language, whatever the feed says
     ranked = _langid_targets().rank(sample)
     script = [(code, p) for code, p in ranked if (code in _CYRILLIC_TARGETS) == cyrillic]
+    if cyrillic:
+        # A letter one of the three never writes rules it out (the rules above found no
+        # letter that names one language outright, but may have found one that excludes).
+        letters = set(sample.lower())
+        script = [(code, p) for code, p in script if not letters & _NEVER_WRITES[code]] or script
     total = sum(p for _code, p in script) or 1.0
     code, prob = script[0] if script else ranked[0]
-    if hint in TARGETS and (hint in _CYRILLIC_TARGETS) == cyrillic and prob / total < 0.9:
+    if hint in {code for code, _p in script} and prob / total < 0.9:
         return str(hint)
     return str(code)
 

@@ -349,3 +349,25 @@ def test_a_page_with_its_headline_hashes_like_the_feeds_full_text() -> None:
     assert content_hash(title, body) != content_hash(title, "Another story entirely.")
     assert content_hash("Deal", "Deal deal: the word starts the text") != \
         content_hash("Deal", "deal: the word starts the text"), "only a whole headline goes"
+
+
+def test_ukrainian_quoting_russian_is_ukrainian_and_kazakh_without_its_letters_is_not_belarusian(
+        ) -> None:
+    # і with и: Belarusian has no и, so a Ukrainian sentence with a Russian word (ы) in it
+    # is not Belarusian (lingua's Ukrainian sentences have several such).
+    assert detect_language("Дуже зручні для цих цілей меблі, різні трансформеры.") == "uk"
+    # і with ы and no и is Belarusian ...
+    assert detect_language("Беларусь і Літва падпісалі дамову аб мяжы.") == "be"
+    # A Belarusian sentence quoting a Russian title (и) stays Belarusian (lingua's set).
+    assert detect_language("На стэндзе першае выданне «Ученых записок» інстытута.") == "be"
+    # ... and і with ы is not Belarusian if it is Kazakh typed without ә ғ қ ң ө ұ ү һ
+    # (Kazakh shares і and ы).
+    assert detect_language("Адам ізін жусанмен сыпырып, тазалап тастайды.") == "kk"
+
+
+def test_a_letter_a_language_never_writes_rules_it_out_of_a_short_close_call() -> None:
+    # ё is Russian or Belarusian, never Ukrainian: a Ukrainian hint can't make it Ukrainian,
+    # and щ (never Belarusian) keeps a Belarusian hint from deciding.
+    assert detect_language("Всё в порядке", "uk") in ("ru", "be")
+    assert detect_language("Ещё одна новость", "uk") in ("ru", "be")
+    assert detect_language("Щука в реке", "be") in ("ru", "uk")
