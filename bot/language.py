@@ -7,7 +7,8 @@ The alphabet settles most of those cases before any model votes:
 
 * Kazakh (``ә ғ қ ң ө ұ ү һ``), Serbian/Macedonian (``ј љ њ ћ ђ џ ѓ ќ ѕ``) letters: not ours.
 * ``ў``: Belarusian. ``ї є ґ``, or ``і`` with ``и``: Ukrainian. ``і`` with ``ы`` (and no
-  ``и``): Belarusian, unless the model is sure it is Kazakh without its own letters.
+  ``и``): Belarusian, unless the model is sure it is Kazakh without its own letters. ``і``
+  with ``и`` and ``ы``: one of the two quotes Russian, and the model chooses between them.
 * ``ы`` or ``э`` without ``і``: Russian. ``ъ`` before a consonant: Bulgarian.
 """
 
@@ -142,7 +143,7 @@ def _short(sample: str, hint: str | None, *, cyrillic: bool) -> str:
         script = [(code, p) for code, p in script if not letters & _NEVER_WRITES[code]] or script
     total = sum(p for _code, p in script) or 1.0
     code, prob = script[0] if script else ranked[0]
-    if hint in {code for code, _p in script} and prob / total < 0.9:
+    if hint in {allowed for allowed, _p in script} and prob / total < 0.9:
         return str(hint)
     return str(code)
 
