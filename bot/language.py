@@ -122,6 +122,7 @@ _CYRILLIC_TARGETS = ("ru", "be", "uk")
 _NEVER_WRITES = {"ru": set("іїєґў"), "uk": set("ыэъёў"), "be": set("ищъїєґ")}
 UK_OVERRULE = 0.9  # langdetect's confidence needed to call a py3langid "uk" Russian
 OTHER_LANGUAGE = 0.99
+BALTIC_DOUBT = 0.9  # below this confidence the Baltic letters overrule the model
 
 
 def _short(sample: str, hint: str | None, *, cyrillic: bool) -> str:
@@ -192,8 +193,9 @@ def detect_language(text: str, hint: str | None = None) -> str:
     code, prob = _langid().classify(sample)
     code = str(code)
     # Between the Baltic languages (and their neighbours) the letters decide; a name such as
-    # "Nausėda" in an English text must not, so this only settles the models' Baltic doubts.
-    if code in ("lv", "lt", "et", "pl", "sl", "hr", "sk", "cs"):
+    # "Nausėda" in an English text must not, so this only settles the models' Baltic doubts:
+    # an Estonian sentence the model is sure of stays Estonian with "Kariņš" in it.
+    if code in ("lv", "lt", "et", "pl", "sl", "hr", "sk", "cs") and prob < BALTIC_DOUBT:
         chars = set(sample)
         if chars & _LATVIAN and not chars & (_LITHUANIAN | _POLISH):
             return "lv"

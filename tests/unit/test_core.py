@@ -371,3 +371,11 @@ def test_a_letter_a_language_never_writes_rules_it_out_of_a_short_close_call() -
     assert detect_language("Всё в порядке", "uk") in ("ru", "be")
     assert detect_language("Ещё одна новость", "uk") in ("ru", "be")
     assert detect_language("Щука в реке", "be") in ("ru", "uk")
+
+
+def test_baltic_letters_settle_a_doubt_but_not_a_sure_answer() -> None:
+    # Latvian names in an Estonian sentence the model is sure of: still Estonian.
+    assert detect_language("Eesti peaminister kohtus Riias Läti kolleegi Krišjānis "
+                           "Kariņšiga.") == "et"
+    # The letters still decide between the Baltic languages when the model doubts.
+    assert detect_language("Ministru prezidents Kariņš tikās ar Lietuvas kolēģi.") == "lv"
