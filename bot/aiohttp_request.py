@@ -13,8 +13,10 @@ PTB's exception classes, exactly as ``BaseRequest.post`` maps them.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
@@ -122,6 +124,45 @@ class AiohttpRequest(BaseRequest):
             raise TimedOut from err
         except aiohttp.ClientError as err:
             raise NetworkError(f"aiohttp.{err.__class__.__name__}: {err}") from err
+
+
+class UpdatesRequest(AiohttpRequest):
+    """The ``getUpdates`` transport: it asks for more only once the last updates are handled.
+
+    ``getUpdates`` with an offset confirms every earlier update, and Telegram then forgets
+    them. PTB asks again as soon as it has queued a batch, so a poller killed (SIGKILL, OOM)
+    while handling it took presses and commands that no process will ever see again: the
+    leader-kill soak left 131 presses unanswered that way. Here each call first waits until
+    ``handled`` says the updates queued so far are done, so a poller killed meanwhile leaves
+    them with Telegram and the next poller gets them (a vote counted twice is still one
+    vote: pressing the same button keeps it). The wait is capped at ``settle_timeout``: an
+    update slower than that (a database that is away) must not hold everyone else's.
+    """
+
+    def __init__(self, connection_pool_size: int = 2, *, settle_timeout: float = 1.0,
+                 **timeouts: float | None) -> None:
+        super().__init__(connection_pool_size, **timeouts)
+        self.settle_timeout = settle_timeout
+        self.handled: Callable[[], Awaitable[object]] | None = None
+
+    async def do_request(  # noqa: PLR0917 - PTB's interface
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Wait (at most ``settle_timeout``) for the queued updates, then ask for more."""
+        if self.handled is not None:
+            # Past the cap the updates are confirmed unhandled: the cost of not stalling
+            # every other chat behind one slow update.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.handled(), self.settle_timeout)
+        return await super().do_request(url, method, request_data, read_timeout,
+                                        write_timeout, connect_timeout, pool_timeout)
 
 
 def answer_result(status: int, payload: bytes) -> Any:

@@ -20,7 +20,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 
 import handlers
-from bot.aiohttp_request import AiohttpRequest
+from bot.aiohttp_request import AiohttpRequest, UpdatesRequest
 from bot.alerts import AlertTracker
 from bot.chats import ChatService
 from bot.clock import Clock, SystemClock
@@ -58,6 +58,9 @@ HEALTH_LOOK = 50  # the chats waiting longest that /healthz looks at
 WAKE_SECONDS = 1.0
 WAKE_SPACING = 0.1  # notifications closer than this share one look
 UPDATES_RETRY_SECONDS = 3.0  # a new leader's tries to start polling while the API is away
+# Longest a poll waits for the last updates to be handled before confirming them anyway: well
+# under INTERFACE.md section 8's 2 s, so one slow update never holds other chats' replies long
+UPDATES_SETTLE_SECONDS = 1.0
 
 COMMANDS = [
     ("help", "What newsbot does and how to use it"),
@@ -194,6 +197,9 @@ class NewsbotApp:
         assert self.settings.token is not None
         api = self.settings.api_url
         file_api = api[: -len("bot")] + "file/bot" if api.endswith("/bot") else api
+        # PTB adds the long-poll timeout (20 s) to this read timeout
+        updates = UpdatesRequest(2, settle_timeout=UPDATES_SETTLE_SECONDS, read_timeout=15,
+                                 write_timeout=15, connect_timeout=10, pool_timeout=10)
         application = (
             ApplicationBuilder()
             .token(self.settings.token.reveal())
@@ -202,11 +208,12 @@ class NewsbotApp:
             .concurrent_updates(True)
             .request(AiohttpRequest(64, read_timeout=15, write_timeout=15, connect_timeout=10,
                                     pool_timeout=10))
-            # PTB adds the long-poll timeout (20 s) to this read timeout
-            .get_updates_request(AiohttpRequest(2, read_timeout=15, write_timeout=15,
-                                                connect_timeout=10, pool_timeout=10))
+            .get_updates_request(updates)
             .build()
         )
+        # PTB marks a queued update done once its handlers have run: until then it stays
+        # unconfirmed with Telegram (see UpdatesRequest)
+        updates.handled = application.update_queue.join
         application.bot_data[SERVICES_KEY] = self.services
         handlers.register(application)
         return application
@@ -423,8 +430,12 @@ class NewsbotApp:
         application = self.application
 
         async def on_update(data: dict[str, Any]) -> None:
+            # Telegram keeps an update until the webhook answers 200, and sends it again after
+            # a failure (through the load balancer, to any replica): answering once it is
+            # handled means a replica killed meanwhile loses no press or command.
             update = Update.de_json(data, application.bot)
-            await application.update_queue.put(update)
+            await application.update_processor.process_update(
+                update, application.process_update(update))
 
         listen = self.settings.telegram.webhook_listen
         self.webhook = HttpEndpoint(listen, webhook_app(path, secret, on_update))
