@@ -444,6 +444,7 @@ class Press:
     user: int
     value: int
     sent_at: float
+    sent_wall: float  # time.time(), the clock of the kill and fault records
 
 
 class Voter:
@@ -462,6 +463,7 @@ class Voter:
         self.acks = 0
         self.stale = 0
         self.unanswered = 0
+        self.unanswered_at: list[float] = []   # time.time() of each unanswered press
         self.ok_texts = {ui_text(k, "en") for k in ("vote_counted", "vote_moved", "vote_same")}
 
     def step(self, now: float) -> None:
@@ -496,7 +498,7 @@ class Voter:
             busy.add((parsed[0], user))
             query = self.emulator.press(user, message, data=data)
             self.presses += 1
-            self.waiting.append(Press(query, parsed[0], user, parsed[1], now))
+            self.waiting.append(Press(query, parsed[0], user, parsed[1], now, time.time()))
         still: list[Press] = []
         for press in self.waiting:
             answer = self.emulator.answer_for(press.query_id)
@@ -506,6 +508,7 @@ class Voter:
                     still.append(press)
                 else:
                     self.unanswered += 1
+                    self.unanswered_at.append(press.sent_wall)
                     self.maybe[key].add(press.value)
                 continue
             if answer.get("text") in self.ok_texts:
@@ -713,6 +716,7 @@ def run(args: argparse.Namespace) -> int:
         fault_log: list[dict[str, Any]] = []
         vote_checks: list[tuple[int, int, int, int]] = []
         active_fault: tuple[str, float] | None = None
+        fault_started = 0.0
         started = time.monotonic()
         rng_restarts = random.Random(args.seed + 2)
         victim = rng_restarts.randrange(len(runners))
@@ -728,9 +732,12 @@ def run(args: argparse.Namespace) -> int:
                 emulator.fault = kind
                 emulator.faulted_requests = 0
                 active_fault = (kind, wall)
+                fault_started = time.time()
             elif active_fault is not None and wall - active_fault[1] >= FAULT_SECONDS:
                 emulator.fault = None
-                fault_log.append(recovery(emulator, active_fault[0], wall))
+                window = (fault_started, time.time())
+                fault_log.append({**recovery(emulator, active_fault[0], wall),
+                                  "window": window})
                 active_fault = None
             # A restart that falls due while the last one is still starting waits a little: a
             # signal in the interpreter's first ~0.2 s (before newsbot runs) meets Python's
@@ -889,6 +896,32 @@ def recovery(emulator: Emulator, kind: str, ended: float) -> dict[str, Any]:
             "first_send": first_send}
 
 
+def unanswered_causes(pressed_at: list[float], restarts: list[dict[str, Any]],
+                      faults: list[dict[str, Any]]) -> dict[str, int]:
+    """Why presses got no answer, told by when they were pressed (all times ``time.time()``).
+
+    A network fault refuses the answer itself; a press in the last seconds before the poller
+    was killed, or before a standby took over, waits for the next leader; the database
+    restart answers "could not be saved" unless that answer is refused too.
+    """
+    faulted = [f["window"] for f in faults if "window" in f]
+    database = [(f["down_at"], f["down_at"] + DB_DOWN_SECONDS) for f in faults
+                if "down_at" in f]
+    kills = [r["at"] for r in restarts if r["kind"] == "kill" and r.get("leader")]
+    causes = {"network fault": 0, "database restart": 0, "leader SIGKILL": 0, "other": 0}
+    for at in pressed_at:
+        if any(start - 1 <= at <= end + 1 for start, end in faulted):
+            causes["network fault"] += 1
+        elif any(start - 1 <= at <= end + 5 for start, end in database):
+            causes["database restart"] += 1
+        elif any(kill - 10 <= at <= kill + LEASE_SECONDS + RENEW_SECONDS + 5
+                 for kill in kills):
+            causes["leader SIGKILL"] += 1
+        else:
+            causes["other"] += 1
+    return causes
+
+
 def report(args: argparse.Namespace, plan: Plan, outcome: Outcome,
            days: list[dict[str, float]], restarts: list[dict[str, Any]],
            faults: list[dict[str, Any]], vote_checks: list[tuple[int, int, int, int]],
@@ -902,6 +935,8 @@ def report(args: argparse.Namespace, plan: Plan, outcome: Outcome,
     unexplained = explain_duplicates(outcome.duplicates, outcome.first_port, windows)
     votes_lost = sum(v[1] for v in vote_checks)
     votes_checked = sum(v[0] for v in vote_checks)
+    unanswered = [f"{cause} {n}" for cause, n in
+                  unanswered_causes(voter.unanswered_at, restarts, faults).items()]
     pending_left = vote_checks[-1][3]
     rss_early = statistics.median(d["rss"] for d in days[2:5]) if len(days) >= 5 else 0.0
     rss_late = statistics.median(d["rss"] for d in days[-4:-1]) if len(days) >= 5 else 0.0
@@ -963,7 +998,8 @@ def report(args: argparse.Namespace, plan: Plan, outcome: Outcome,
         f"{max((r['stop_s'] for r in restarts if r['kind'] != 'kill'), default=0):.1f} s |",
         f"| votes pressed / acknowledged / checked in store / lost | {voter.presses:,} / "
         f"{voter.acks:,} / {votes_checked:,} / {votes_lost} |",
-        f"| presses never answered (bot down > 2 min) | {voter.unanswered} |",
+        f"| presses never answered within 2 min (pressed in: {', '.join(unanswered)}) | "
+        f"{voter.unanswered} |",
         f"| pending deliveries at the end | {pending_left} |",
         f"| tracebacks in bot logs | {tracebacks} |",
         "",
