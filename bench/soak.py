@@ -464,6 +464,7 @@ class Voter:
         self.stale = 0
         self.unanswered = 0
         self.unanswered_at: list[float] = []   # time.time() of each unanswered press
+        self.answer_seconds: list[float] = []  # press to answer, each answered press
         self.ok_texts = {ui_text(k, "en") for k in ("vote_counted", "vote_moved", "vote_same")}
 
     def step(self, now: float) -> None:
@@ -511,6 +512,7 @@ class Voter:
                     self.unanswered_at.append(press.sent_wall)
                     self.maybe[key].add(press.value)
                 continue
+            self.answer_seconds.append(answer["answered_at"] - press.sent_at)
             if answer.get("text") in self.ok_texts:
                 self.acks += 1
                 self.acked[key] = press.value
@@ -896,6 +898,11 @@ def recovery(emulator: Emulator, kind: str, ended: float) -> dict[str, Any]:
             "first_send": first_send}
 
 
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)] if ordered else 0.0
+
+
 def unanswered_causes(pressed_at: list[float], restarts: list[dict[str, Any]],
                       faults: list[dict[str, Any]]) -> dict[str, int]:
     """Why presses got no answer, told by when they were pressed (all times ``time.time()``).
@@ -998,6 +1005,10 @@ def report(args: argparse.Namespace, plan: Plan, outcome: Outcome,
         f"{max((r['stop_s'] for r in restarts if r['kind'] != 'kill'), default=0):.1f} s |",
         f"| votes pressed / acknowledged / checked in store / lost | {voter.presses:,} / "
         f"{voter.acks:,} / {votes_checked:,} / {votes_lost} |",
+        f"| press answered after, median / 99th percentile / slowest | "
+        f"{_quantile(voter.answer_seconds, 0.5):.2f} / "
+        f"{_quantile(voter.answer_seconds, 0.99):.2f} / "
+        f"{max(voter.answer_seconds, default=0.0):.2f} s |",
         f"| presses never answered within 2 min (pressed in: {', '.join(unanswered)}) | "
         f"{voter.unanswered} |",
         f"| pending deliveries at the end | {pending_left} |",
