@@ -131,11 +131,11 @@ class UpdatesRequest(AiohttpRequest):
 
     ``getUpdates`` with an offset confirms every earlier update, and Telegram then forgets
     them. PTB asks again as soon as it has queued a batch, so a poller killed (SIGKILL, OOM)
-    while handling it took presses and commands that no process will ever see again (a
-    leader-kill soak: 131 presses unanswered before this, 42-84 after). Here each call first
-    waits until ``handled`` says the updates queued so far are done, so a poller killed
-    meanwhile leaves them with Telegram and the next poller gets them (a vote counted twice
-    is still one vote: pressing the same button keeps it). The wait is capped at
+    while handling one had already confirmed it, and its presses and commands reached no
+    process (a leader-kill soak: 131 presses unanswered before this, 42-84 after). Here each
+    call first waits until ``handled`` says the updates queued so far are done, so a poller
+    killed meanwhile leaves them with Telegram and the next poller gets them (a vote counted
+    twice is still one vote: pressing the same button keeps it). The wait is capped at
     ``settle_timeout``: an update slower than that (a database that is away) must not hold
     everyone else's.
     """
