@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.error import NetworkError, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.texts import text, ui_language_of
 
 log = logging.getLogger("newsbot.errors")
+# Telegram takes a press's answer for a few seconds only; a press handed to the next poller
+# after a killed one (bot/aiohttp_request.py, UpdatesRequest) is often past that.
+_QUERY_EXPIRED = "query is too old"
 
 
 def _lang(update: Update) -> str | None:
@@ -21,6 +24,14 @@ def _lang(update: Update) -> str | None:
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log an unexpected exception; tell the user something went wrong."""
     update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(context.error, BadRequest):  # PTB's BadRequest is a NetworkError
+        if _QUERY_EXPIRED in context.error.message.lower():
+            log.info("press answered too late: Telegram no longer takes its answer",
+                     extra={"update_id": update_id})
+        else:
+            log.warning("the Bot API refused a request while handling an update",
+                        extra={"update_id": update_id, "error": context.error.message})
+        return
     # A garbled answer from the Bot API raises plain TelegramError ("Invalid server response").
     if isinstance(context.error, NetworkError) or type(context.error) is TelegramError:
         # The Bot API was unreachable while answering: expected in outages, no traceback.

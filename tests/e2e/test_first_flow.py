@@ -96,3 +96,38 @@ def test_follow_receive_and_vote(tmp_path: Path, emulator: Emulator, news: NewsS
         assert not (tmp_path / "data").exists(), "nothing went to the data folder"
     lines = [line for line in log.splitlines() if line.strip()]
     assert lines and all(json.loads(line)["level"] for line in lines)
+
+
+def test_a_press_delivered_again_counts_once_without_a_traceback(
+        tmp_path: Path, emulator: Emulator, news: NewsServer,
+        bot_factory: list[BotProcess]) -> None:
+    """A poller killed before confirming leaves its presses to the next one (see
+    ``UpdatesRequest``): Telegram refuses the late answer, and that is no error."""
+    news.set("/feed.xml", rss("Test", []), "application/rss+xml")
+    config = write_config(tmp_path, [(f"{news.url}/feed.xml", "Test Daily")])
+    bot = BotProcess(config, emulator).start()
+    bot_factory.append(bot)
+    emulator.inject_message(1001, 1001, "/follow belarus")
+    emulator.wait_sent(1001, 1, contains="Belarus")
+    news.set("/a/1", article_page("Belarus frees political prisoners", PARAS))
+    news.set("/feed.xml", rss("Test", [{"title": "Belarus frees political prisoners",
+                                        "link": f"{news.url}/a/1",
+                                        "description": "Short teaser."}]),
+             "application/rss+xml")
+    article = emulator.wait_sent(1001, 1, contains="Belarus frees")[0]
+
+    query = emulator.press(501, article, button=(0, 0))
+    emulator.wait_for(lambda: emulator.answer_for(query))
+    emulator.wait_for(lambda: article.buttons()[0][0][0].endswith("Yes (1)"))
+    answers = len(emulator.answers)
+    emulator.press_again(query)
+    emulator.wait_for(lambda: any("query is too old" in e for _m, e in emulator.errors))
+    emulator.inject_message(1001, 1001, "/list")  # handled after the press: it is done
+    emulator.wait_sent(1001, 3, contains="Belarus")
+
+    assert len(emulator.answers) == answers, "the late answer was refused, not a second one"
+    assert article.buttons()[0][0][0].endswith("Yes (1)"), "counted once"
+    assert bot.stop(signal.SIGTERM) == 0
+    log = bot.log()
+    assert "Traceback" not in log and "unhandled error" not in log, log[-3000:]
+    assert "too late" in log

@@ -158,6 +158,7 @@ class Emulator:
         self.messages: list[Sent] = []
         self.by_id: dict[tuple[int, int], Sent] = {}
         self.answers: list[dict[str, Any]] = []
+        self.pressed: dict[str, dict[str, Any]] = {}  # query id -> its callback_query
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.call_times: list[float] = []  # time.time() of each entry of ``calls``
         self.call_ports: list[int] = []  # the client port of each entry of ``calls``
@@ -337,10 +338,16 @@ class Emulator:
         if sent.thread_id:
             message["message_thread_id"] = sent.thread_id
             message["is_topic_message"] = True
-        self._push({"callback_query": {"id": query_id, "from": self._user(user_id),
-                                       "chat_instance": str(sent.chat_id), "data": data,
-                                       "message": message}})
+        query = {"id": query_id, "from": self._user(user_id),
+                 "chat_instance": str(sent.chat_id), "data": data, "message": message}
+        self.pressed[query_id] = query
+        self._push({"callback_query": query})
         return query_id
+
+    def press_again(self, query_id: str) -> int:
+        """Deliver a press's update once more, as Telegram does when a poller confirmed
+        nothing before it died (its answer, if any, is refused as too old)."""
+        return self._push({"callback_query": dict(self.pressed[query_id])})
 
     # ------------------------------------------------------------------ reading
     def sent(self, chat_id: int | None = None, method: str | None = None) -> list[Sent]:
