@@ -140,30 +140,20 @@ class UpdatesRequest(AiohttpRequest):
     everyone else's.
     """
 
-    def __init__(self, connection_pool_size: int = 2, *, settle_timeout: float = 1.0,
+    def __init__(self, handled: Callable[[], Awaitable[object]],
+                 connection_pool_size: int = 2, *, settle_timeout: float = 1.0,
                  **timeouts: float | None) -> None:
         super().__init__(connection_pool_size, **timeouts)
+        self.handled = handled
         self.settle_timeout = settle_timeout
-        self.handled: Callable[[], Awaitable[object]] | None = None
 
-    async def do_request(  # noqa: PLR0917 - PTB's interface
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: object = BaseRequest.DEFAULT_NONE,
-        write_timeout: object = BaseRequest.DEFAULT_NONE,
-        connect_timeout: object = BaseRequest.DEFAULT_NONE,
-        pool_timeout: object = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
         """Wait (at most ``settle_timeout``) for the queued updates, then ask for more."""
-        if self.handled is not None:
-            # Past the cap the updates are confirmed unhandled: the cost of not stalling
-            # every other chat behind one slow update.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.handled(), self.settle_timeout)
-        return await super().do_request(url, method, request_data, read_timeout,
-                                        write_timeout, connect_timeout, pool_timeout)
+        # Past the cap the updates are confirmed unhandled: the cost of not stalling every
+        # other chat behind one slow update.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.handled(), self.settle_timeout)
+        return await super().do_request(*args, **kwargs)
 
 
 def answer_result(status: int, payload: bytes) -> Any:

@@ -197,9 +197,13 @@ class NewsbotApp:
         assert self.settings.token is not None
         api = self.settings.api_url
         file_api = api[: -len("bot")] + "file/bot" if api.endswith("/bot") else api
+        # PTB marks a queued update done once its handlers have run: until then it stays
+        # unconfirmed with Telegram (see UpdatesRequest)
+        queue: asyncio.Queue[object] = asyncio.Queue()
         # PTB adds the long-poll timeout (20 s) to this read timeout
-        updates = UpdatesRequest(2, settle_timeout=UPDATES_SETTLE_SECONDS, read_timeout=15,
-                                 write_timeout=15, connect_timeout=10, pool_timeout=10)
+        updates = UpdatesRequest(queue.join, 2, settle_timeout=UPDATES_SETTLE_SECONDS,
+                                 read_timeout=15, write_timeout=15, connect_timeout=10,
+                                 pool_timeout=10)
         application = (
             ApplicationBuilder()
             .token(self.settings.token.reveal())
@@ -208,12 +212,10 @@ class NewsbotApp:
             .concurrent_updates(True)
             .request(AiohttpRequest(64, read_timeout=15, write_timeout=15, connect_timeout=10,
                                     pool_timeout=10))
+            .update_queue(queue)
             .get_updates_request(updates)
             .build()
         )
-        # PTB marks a queued update done once its handlers have run: until then it stays
-        # unconfirmed with Telegram (see UpdatesRequest)
-        updates.handled = application.update_queue.join
         application.bot_data[SERVICES_KEY] = self.services
         handlers.register(application)
         return application

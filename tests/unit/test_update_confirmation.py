@@ -53,11 +53,12 @@ Polling = tuple[Application[Any, Any, Any, Any, Any, Any], HeldHandler]
 
 @pytest.fixture
 async def polling(emulator: Emulator) -> AsyncIterator[Polling]:
-    updates = UpdatesRequest(2, settle_timeout=1.0, read_timeout=5, write_timeout=5)
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    updates = UpdatesRequest(queue.join, 2, settle_timeout=1.0, read_timeout=5,
+                             write_timeout=5)
     app = (ApplicationBuilder().token(emulator.token).base_url(emulator.base_url)
-           .concurrent_updates(True).request(AiohttpRequest(8))
+           .concurrent_updates(True).request(AiohttpRequest(8)).update_queue(queue)
            .get_updates_request(updates).build())
-    updates.handled = app.update_queue.join
     handler = HeldHandler()
     app.add_handler(TypeHandler(Update, handler))
     async with app:
