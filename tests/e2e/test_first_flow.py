@@ -23,6 +23,15 @@ PARAS = [
 ]
 
 
+def publish_article(news: NewsServer) -> None:
+    """Put one Belarus story (a teaser in the feed, the full text on its page) on the site."""
+    news.set("/a/1", article_page("Belarus frees political prisoners", PARAS))
+    news.set("/feed.xml", rss("Test", [{"title": "Belarus frees political prisoners",
+                                        "link": f"{news.url}/a/1",
+                                        "description": "Short teaser."}]),
+             "application/rss+xml")
+
+
 @pytest.mark.parametrize("backend", ["tinydb", "postgres"])
 def test_follow_receive_and_vote(tmp_path: Path, emulator: Emulator, news: NewsServer,
                                  bot_factory: list[BotProcess], backend: str,
@@ -44,11 +53,7 @@ def test_follow_receive_and_vote(tmp_path: Path, emulator: Emulator, news: NewsS
     emulator.inject_message(1001, 1001, "/follow беларусь")
     emulator.wait_sent(1001, 2, contains="Belarus")
 
-    news.set("/a/1", article_page("Belarus frees political prisoners", PARAS))
-    news.set("/feed.xml", rss("Test", [{"title": "Belarus frees political prisoners",
-                                        "link": f"{news.url}/a/1",
-                                        "description": "Short teaser."}]),
-             "application/rss+xml")
+    publish_article(news)
     article = emulator.wait_sent(1001, 1, contains="Belarus frees political prisoners")[0]
     assert "Test Daily" in article.text
     assert "Loading comments" not in article.text and "Enjoyed this" not in article.text
@@ -109,11 +114,7 @@ def test_a_press_delivered_again_counts_once_without_a_traceback(
     bot_factory.append(bot)
     emulator.inject_message(1001, 1001, "/follow belarus")
     emulator.wait_sent(1001, 1, contains="Belarus")
-    news.set("/a/1", article_page("Belarus frees political prisoners", PARAS))
-    news.set("/feed.xml", rss("Test", [{"title": "Belarus frees political prisoners",
-                                        "link": f"{news.url}/a/1",
-                                        "description": "Short teaser."}]),
-             "application/rss+xml")
+    publish_article(news)
     article = emulator.wait_sent(1001, 1, contains="Belarus frees")[0]
 
     query = emulator.press(501, article, button=(0, 0))
